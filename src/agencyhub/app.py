@@ -1,0 +1,82 @@
+"""``create_app(settings) -> Litestar``: wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from agencyhub.config import Settings
+from agencyhub.db import Database
+from agencyhub.errors import EXCEPTION_HANDLERS
+from agencyhub.health import HealthController
+from agencyhub.logging import configure_logging
+from agencyhub.tenancy.api import (
+    AgencyController,
+    AuthController,
+    ClientController,
+    InvitationController,
+    MembershipController,
+    provide_actor,
+)
+from agencyhub.tenancy.pages import InvitationPage
+from agencyhub.tenancy.secrets import Passwords
+from agencyhub.web import (
+    Runtime,
+    provide_passwords,
+    provide_session,
+    provide_settings,
+    request_logging_middleware,
+)
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+    runtime = Runtime(
+        settings=settings, db=Database.from_settings(settings), passwords=Passwords(settings)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.db.dispose()
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            AuthController,
+            AgencyController,
+            ClientController,
+            MembershipController,
+            InvitationController,
+            InvitationPage,
+        ],
+        dependencies={
+            "session": Provide(provide_session),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "passwords": Provide(provide_passwords, sync_to_thread=False),
+            "actor": Provide(provide_actor),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_logging_middleware],
+        lifespan=[lifespan],
+        state=State({"runtime": runtime}),
+        request_max_body_size=settings.max_request_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="AgencyHub API",
+            version=API_VERSION,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,1 @@
+"""The append-only event log: audit trail, live feed source, reports."""

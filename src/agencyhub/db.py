@@ -1,0 +1,253 @@
+"""Engine, sessions, the declarative base and the tenant boundary.
+
+The tenant boundary is enforced twice, in one place each:
+
+1. Application: every ORM statement on a :class:`TenantOwned` model gets the criteria
+   of the session's :class:`Scope` added by a ``do_orm_execute`` hook. A session with
+   no scope sees no tenant-owned rows at all (fail closed).
+2. PostgreSQL: row-level security policies (see the first migration) read the same
+   scope from transaction-local settings written by an ``after_begin`` hook with
+   ``set_config(..., is_local => true)``, so a forgotten filter still cannot leak.
+
+Work that must see every tenant runs in an explicit, named system scope, which is
+logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from advanced_alchemy.types import GUID, DateTimeUTC
+from sqlalchemy import MetaData, event, false, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from agencyhub.config import Settings
+
+log = structlog.get_logger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    """Time-ordered UUIDv7, so primary-key indexes stay append-mostly."""
+    from uuid_utils.compat import uuid7
+
+    return uuid7()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {uuid.UUID: GUID, datetime: DateTimeUTC(timezone=True)}
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TenantScoped:
+    """Marker for models whose visibility depends on the session's scope."""
+
+    @classmethod
+    def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+
+class TenantOwned(TenantScoped):
+    """Rows that belong to one agency (the tenant), keyed by ``agency_id``."""
+
+    agency_id: Mapped[uuid.UUID]
+
+    @classmethod
+    def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:
+        return tenant_criteria(cls.agency_id, scope)
+
+
+def tenant_criteria(agency_column: Any, scope: Scope) -> ColumnElement[bool]:
+    """Rows of the current tenant, else of the user's agencies, else none."""
+    if scope.agency_id is not None:
+        return agency_column == scope.agency_id  # type: ignore[no-any-return]
+    if scope.member_agency_ids:
+        return agency_column.in_(sorted(scope.member_agency_ids))  # type: ignore[no-any-return]
+    return false()
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a session may see: a user's agencies, one current tenant, or everything.
+
+    ``system`` names the reason for a cross-tenant scope; it is ``None`` for every
+    user-facing path.
+    """
+
+    user_id: uuid.UUID | None = None
+    member_agency_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    agency_id: uuid.UUID | None = None
+    system: str | None = None
+
+    @classmethod
+    def for_system(cls, reason: str) -> Scope:
+        return cls(system=reason)
+
+
+ANONYMOUS = Scope()
+
+
+class TenantSession(Session):
+    """The sync session class behind every AsyncSession; carries the scope hooks."""
+
+
+def scope_of(session: AsyncSession | Session) -> Scope:
+    scope = session.info.get("scope", ANONYMOUS)
+    assert isinstance(scope, Scope)
+    return scope
+
+
+async def set_scope(session: AsyncSession, scope: Scope) -> None:
+    """Change the scope; takes effect for the ORM and for RLS at once."""
+    if scope.system is not None:
+        log.info("db.system_scope", reason=scope.system)
+    session.info["scope"] = scope
+    if session.in_transaction():
+        connection = await session.connection()
+        await connection.run_sync(_write_scope_settings, scope)
+
+
+async def enter_tenant(session: AsyncSession, agency_id: uuid.UUID) -> None:
+    await set_scope(session, replace(scope_of(session), agency_id=agency_id))
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("skip_tenant_criteria"):
+        return
+    scope = scope_of(state.session)
+    if scope.system is not None:
+        return
+    for model in _tenant_models():
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                model,
+                model.scope_criteria(scope),
+                include_aliases=True,
+            )
+        )
+
+
+def _tenant_models() -> list[type[Any]]:
+    return [
+        mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantScoped)
+    ]
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _apply_scope_on_begin(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    _write_scope_settings(connection, scope_of(session))
+
+
+def _write_scope_settings(connection: Connection, scope: Scope) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        text(
+            "SELECT set_config('app.agency_id', :agency, true),"
+            " set_config('app.user_id', :user, true),"
+            " set_config('app.member_agency_ids', :members, true),"
+            " set_config('app.system', :system, true)"
+        ),
+        {
+            "agency": str(scope.agency_id or ""),
+            "user": str(scope.user_id or ""),
+            "members": ",".join(sorted(str(a) for a in scope.member_agency_ids)),
+            "system": "on" if scope.system else "",
+        },
+    )
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TenantSession)
+
+
+@asynccontextmanager
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession], scope: Scope = ANONYMOUS
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit on success, roll back on any error."""
+    async with sessions() as session:
+        session.info["scope"] = scope
+        if scope.system is not None:
+            log.info("db.system_scope", reason=scope.system)
+        async with session.begin():
+            yield session
+
+
+@dataclass
+class Database:
+    """The app's engine and session factory, created from settings."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        return cls(engine=engine, sessions=create_sessionmaker(engine))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,138 @@
+"""Schema administration: migrations and the PostgreSQL application role.
+
+Production runs two roles (README "Database roles"):
+
+* the **owner** (``AGENCYHUB_MIGRATION_DATABASE_URL``) owns the tables and runs
+  migrations;
+* the **application** role (the user in ``AGENCYHUB_DATABASE_URL``) is created
+  ``NOSUPERUSER NOBYPASSRLS`` so the row-level security policies bind it, may read
+  and write tenant data but only append to ``events``.
+
+``agencyhub db create-app-role`` creates the application role; ``agencyhub db upgrade``
+migrates and then (re)grants the application role its privileges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from agencyhub.config import Settings
+from agencyhub.db import create_engine
+
+log = structlog.get_logger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    command.upgrade(alembic_config(settings.effective_migration_url), revision)
+    log.info("db.upgraded", revision=revision)
+    role = app_role_needing_grants(settings)
+    if role:
+        asyncio.run(grant_app_role(settings.effective_migration_url, role))
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    command.downgrade(alembic_config(settings.effective_migration_url), revision)
+    log.info("db.downgraded", revision=revision)
+
+
+def current_revision(settings: Settings) -> str | None:
+    async def read() -> str | None:
+        engine = create_engine(settings.effective_migration_url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                has_table = await conn.run_sync(
+                    lambda sync: sync.dialect.has_table(sync, "alembic_version")
+                )
+                if not has_table:
+                    return None
+                return await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def app_role_needing_grants(settings: Settings) -> str | None:
+    """The application's PostgreSQL user, when it differs from the migration owner."""
+    if settings.is_sqlite:
+        return None
+    app_user = make_url(settings.database_url).username
+    owner = make_url(settings.effective_migration_url).username
+    if not app_user or app_user == owner:
+        return None
+    return app_user
+
+
+def _checked_identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"'{name}' is not a plain PostgreSQL role name")
+    return name
+
+
+async def create_app_role(settings: Settings) -> str:
+    """Create the application role from ``AGENCYHUB_DATABASE_URL`` if it is missing."""
+    url = make_url(settings.database_url)
+    role = _checked_identifier(url.username or "")
+    engine = create_engine(settings.effective_migration_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": role}
+            )
+            if not exists:
+                await conn.execute(
+                    text(
+                        f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+                    )
+                )
+            # Keep an existing role honest: RLS means nothing for a bypassing role.
+            await conn.execute(text(f"ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS"))
+            if url.password:
+                await conn.execute(
+                    text(f"ALTER ROLE {role} PASSWORD {_quoted_literal(url.password)}")
+                )
+    finally:
+        await engine.dispose()
+    log.info("db.app_role_ready", role=role, created=not exists)
+    return role
+
+
+def _quoted_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def grant_app_role(owner_url: str, role: str) -> None:
+    role = _checked_identifier(role)
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for statement in (
+                f"GRANT USAGE ON SCHEMA public TO {role}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+                # The audit trail is append-only for the application.
+                f"REVOKE UPDATE, DELETE ON events FROM {role}",
+                f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
+            ):
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+    log.info("db.app_role_granted", role=role)

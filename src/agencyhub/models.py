@@ -1,0 +1,8 @@
+"""Imports every feature's models so that metadata (Alembic, tests) sees all tables."""
+
+from __future__ import annotations
+
+
+def load_all_models() -> None:
+    import agencyhub.audit.models
+    import agencyhub.tenancy.models  # noqa: F401

@@ -1,0 +1,464 @@
+"""HTTP controllers of the tenancy feature: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import Cookie
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.config import Settings
+from agencyhub.errors import Forbidden, Unauthenticated
+from agencyhub.tenancy import auth, service
+from agencyhub.tenancy.models import Agency, ApiToken, Client, Invitation, User
+from agencyhub.tenancy.rules import Actor
+from agencyhub.tenancy.schemas import (
+    AgencyOut,
+    ClientCreate,
+    ClientList,
+    ClientOut,
+    ClientUpdate,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationCreated,
+    InvitationList,
+    InvitationOut,
+    InvitationPreview,
+    LoginOut,
+    LoginRequest,
+    MemberList,
+    MemberOut,
+    MembershipOut,
+    MembershipUpdate,
+    MeOut,
+    TokenCreate,
+    TokenCreated,
+    TokenList,
+    TokenOut,
+    UserOut,
+)
+from agencyhub.tenancy.secrets import Passwords, same_secret
+from agencyhub.web import client_address, runtime_of
+
+SESSION_COOKIE = "agencyhub_session"
+CSRF_COOKIE = "agencyhub_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def provide_actor(request: Request[Any, Any, Any], session: AsyncSession) -> Actor:
+    """Who is calling: a Bearer token, or a session cookie plus CSRF token on writes."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Use 'Authorization: Bearer <token>'.")
+        authenticated = await auth.authenticate_bearer(session, token.strip())
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthenticated("Sign in first.")
+        authenticated = await auth.authenticate_session_cookie(session, cookie)
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not (sent and authenticated.csrf_token and same_secret(sent, authenticated.csrf_token)):
+                raise Forbidden("The CSRF token is missing or wrong (header X-CSRF-Token).")
+    structlog.contextvars.bind_contextvars(user_id=str(authenticated.user.id))
+    return await auth.load_actor(session, authenticated.user.id)
+
+
+# --- response builders --------------------------------------------------------------
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, email=user.email, name=user.name, locale=user.locale)
+
+
+def client_out(client: Client) -> ClientOut:
+    return ClientOut(
+        id=client.id,
+        agency_id=client.agency_id,
+        slug=client.slug,
+        name=client.name,
+        timezone=client.timezone,
+        locale=client.locale,
+        archived_at=client.archived_at,
+        created_at=client.created_at,
+    )
+
+
+def agency_out(agency: Agency) -> AgencyOut:
+    return AgencyOut(
+        id=agency.id,
+        slug=agency.slug,
+        name=agency.name,
+        plan=agency.plan,
+        subscription_status=agency.subscription_status,
+    )
+
+
+def token_out(token: ApiToken) -> TokenOut:
+    return TokenOut(
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+def member_out(member: service.Member) -> MemberOut:
+    m = member.membership
+    return MemberOut(
+        id=m.id,
+        user_id=m.user_id,
+        email=member.user.email,
+        name=member.user.name,
+        role=m.role,
+        agency_id=m.agency_id,
+        client_id=m.client_id,
+        created_at=m.created_at,
+    )
+
+
+def invitation_out(invitation: Invitation) -> InvitationOut:
+    return InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,
+        agency_id=invitation.agency_id,
+        client_id=invitation.client_id,
+        state=service.invitation_state(invitation),
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+    )
+
+
+def invitation_created(new: service.NewInvitation) -> InvitationCreated:
+    return InvitationCreated(invitation=invitation_out(new.invitation), accept_url=new.accept_url)
+
+
+async def memberships_out(session: AsyncSession, actor: Actor) -> list[MembershipOut]:
+    views = await service.describe_memberships(session, actor)
+    return [
+        MembershipOut(
+            id=v.grant.membership_id,
+            agency_id=v.agency.id,
+            agency_slug=v.agency.slug,
+            agency_name=v.agency.name,
+            role=v.grant.role,
+            client_id=v.client.id if v.client else None,
+            client_slug=v.client.slug if v.client else None,
+            client_name=v.client.name if v.client else None,
+        )
+        for v in views
+    ]
+
+
+def session_cookies(settings: Settings, new: auth.NewSession) -> list[Cookie]:
+    common: dict[str, Any] = {
+        "path": "/",
+        "samesite": "lax",
+        "secure": settings.secure_cookies,
+        "max_age": settings.session_max_age_seconds,
+    }
+    return [
+        Cookie(key=SESSION_COOKIE, value=new.token, httponly=True, **common),
+        Cookie(key=CSRF_COOKIE, value=new.csrf_token, httponly=False, **common),
+    ]
+
+
+async def signed_in_response(
+    session: AsyncSession, settings: Settings, new: auth.NewSession
+) -> Response[LoginOut]:
+    actor = await auth.load_actor(session, new.user.id)
+    body = LoginOut(
+        user=user_out(new.user),
+        memberships=await memberships_out(session, actor),
+        csrf_token=new.csrf_token,
+        expires_at=new.expires_at,
+    )
+    return Response(body, cookies=session_cookies(settings, new))
+
+
+# --- controllers -----------------------------------------------------------------------
+
+
+class AuthController(Controller):
+    path = "/api/v1"
+    tags = ["auth"]
+
+    @post("/auth/login", status_code=200, exclude_from_auth=True)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        settings: Settings,
+        passwords: Passwords,
+        data: LoginRequest,
+    ) -> Response[LoginOut]:
+        """Sign in with e-mail and password; sets the session and CSRF cookies."""
+        new = await auth.login(
+            session,
+            runtime_of(request.app.state).db.sessions,
+            settings,
+            passwords,
+            email=data.email,
+            password=data.password,
+            ip_address=client_address(request, settings.trusted_proxy_count),
+        )
+        return await signed_in_response(session, settings, new)
+
+    @post("/auth/logout", status_code=HTTP_204_NO_CONTENT)
+    async def logout(
+        self, request: Request[Any, Any, Any], session: AsyncSession, actor: Actor
+    ) -> Response[None]:
+        """End this session (the cookie stops working everywhere)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            await auth.logout(session, token)
+        response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    @get("/me")
+    async def me(self, session: AsyncSession, actor: Actor) -> MeOut:
+        """The signed-in user with every membership."""
+        user = await session.get(User, actor.user_id)
+        assert user is not None
+        return MeOut(user=user_out(user), memberships=await memberships_out(session, actor))
+
+    @get("/tokens")
+    async def list_tokens(self, session: AsyncSession, actor: Actor) -> TokenList:
+        tokens = await auth.list_api_tokens(session, actor.user_id)
+        return TokenList(items=[token_out(t) for t in tokens])
+
+    @post("/tokens", status_code=HTTP_201_CREATED)
+    async def create_token(
+        self, session: AsyncSession, settings: Settings, actor: Actor, data: TokenCreate
+    ) -> TokenCreated:
+        """A personal API token for integrations; the token text is shown only now."""
+        token, row = await auth.create_api_token(
+            session, settings, actor.user_id, data.name, data.expires_in_days
+        )
+        return TokenCreated(token=token, details=token_out(row))
+
+    @delete("/tokens/{token_id:uuid}", status_code=HTTP_204_NO_CONTENT)
+    async def revoke_token(
+        self, session: AsyncSession, actor: Actor, token_id: uuid.UUID
+    ) -> None:
+        await auth.revoke_api_token(session, actor.user_id, token_id)
+
+
+class AgencyController(Controller):
+    path = "/api/v1/agencies/{agency_id:uuid}"
+    tags = ["agencies"]
+
+    @get("")
+    async def get_agency(
+        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+    ) -> AgencyOut:
+        return agency_out(await service.get_agency(session, actor, agency_id))
+
+    @get("/clients")
+    async def list_clients(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        agency_id: uuid.UUID,
+        include_archived: bool = Parameter(query="includeArchived", default=False),
+    ) -> ClientList:
+        """The client companies the caller may see (client people: only their own)."""
+        clients = await service.list_clients(
+            session, actor, agency_id, include_archived=include_archived
+        )
+        return ClientList(items=[client_out(c) for c in clients], total=len(clients))
+
+    @post("/clients", status_code=HTTP_201_CREATED)
+    async def create_client(
+        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID, data: ClientCreate
+    ) -> ClientOut:
+        return client_out(await service.create_client(session, actor, agency_id, data))
+
+    @get("/memberships")
+    async def list_members(
+        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+    ) -> MemberList:
+        members = await service.list_agency_members(session, actor, agency_id)
+        return MemberList(items=[member_out(m) for m in members])
+
+    @get("/invitations")
+    async def list_invitations(
+        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+    ) -> InvitationList:
+        rows = await service.list_agency_invitations(session, actor, agency_id)
+        return InvitationList(items=[invitation_out(i) for i in rows])
+
+    @post("/invitations", status_code=HTTP_201_CREATED)
+    async def invite(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        agency_id: uuid.UUID,
+        data: InvitationCreate,
+    ) -> InvitationCreated:
+        """Invite agency staff (owner, admin, editor) by e-mail."""
+        new = await service.invite_to_agency(
+            session, settings, actor, agency_id, data.email, data.role
+        )
+        return invitation_created(new)
+
+
+class ClientController(Controller):
+    path = "/api/v1/clients/{client_id:uuid}"
+    tags = ["clients"]
+
+    @get("")
+    async def get_client(
+        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+    ) -> ClientOut:
+        return client_out(await service.get_client_for(session, actor, client_id))
+
+    @patch("")
+    async def update_client(
+        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID, data: ClientUpdate
+    ) -> ClientOut:
+        return client_out(await service.update_client(session, actor, client_id, data))
+
+    @post("/archive", status_code=200)
+    async def archive(
+        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+    ) -> ClientOut:
+        client = await service.set_client_archived(session, actor, client_id, archived=True)
+        return client_out(client)
+
+    @post("/restore", status_code=200)
+    async def restore(
+        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+    ) -> ClientOut:
+        client = await service.set_client_archived(session, actor, client_id, archived=False)
+        return client_out(client)
+
+    @get("/memberships")
+    async def list_members(
+        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+    ) -> MemberList:
+        members = await service.list_client_members(session, actor, client_id)
+        return MemberList(items=[member_out(m) for m in members])
+
+    @get("/invitations")
+    async def list_invitations(
+        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+    ) -> InvitationList:
+        rows = await service.list_client_invitations(session, actor, client_id)
+        return InvitationList(items=[invitation_out(i) for i in rows])
+
+    @post("/invitations", status_code=HTTP_201_CREATED)
+    async def invite(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        client_id: uuid.UUID,
+        data: InvitationCreate,
+    ) -> InvitationCreated:
+        """Invite a client employee (client_admin, approver, executive, viewer)."""
+        new = await service.invite_to_client(
+            session, settings, actor, client_id, data.email, data.role
+        )
+        return invitation_created(new)
+
+
+class MembershipController(Controller):
+    path = "/api/v1/memberships/{membership_id:uuid}"
+    tags = ["memberships"]
+
+    @patch("")
+    async def change_role(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        membership_id: uuid.UUID,
+        data: MembershipUpdate,
+    ) -> MemberOut:
+        membership = await service.change_membership(session, actor, membership_id, data.role)
+        assert membership is not None
+        user = await session.get(User, membership.user_id)
+        assert user is not None
+        return member_out(service.Member(membership=membership, user=user))
+
+    @delete("", status_code=HTTP_204_NO_CONTENT)
+    async def remove(
+        self, session: AsyncSession, actor: Actor, membership_id: uuid.UUID
+    ) -> None:
+        await service.change_membership(session, actor, membership_id, None)
+
+
+class InvitationController(Controller):
+    path = "/api/v1"
+    tags = ["invitations"]
+
+    @post("/invitations/{invitation_id:uuid}/revoke", status_code=200)
+    async def revoke(
+        self, session: AsyncSession, actor: Actor, invitation_id: uuid.UUID
+    ) -> InvitationOut:
+        return invitation_out(await service.revoke_invitation(session, actor, invitation_id))
+
+    @get("/invitation-links/{token:str}")
+    async def preview(self, session: AsyncSession, token: str) -> InvitationPreview:
+        """What an invitation link offers, before accepting it (no sign-in needed)."""
+        details = await service.open_invitation(session, token)
+        return InvitationPreview(
+            email=details.invitation.email,
+            role=details.invitation.role,
+            agency_name=details.agency.name,
+            client_name=details.client.name if details.client else None,
+            expires_at=details.invitation.expires_at,
+            account_exists=bool(details.existing_user and details.existing_user.password_hash),
+        )
+
+    @post("/invitation-links/{token:str}/accept", status_code=200)
+    async def accept(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        settings: Settings,
+        passwords: Passwords,
+        token: str,
+        data: InvitationAccept,
+    ) -> Response[LoginOut]:
+        """Accept: set a password (new account) or confirm it (existing), and sign in."""
+        details = await service.open_invitation(session, token)
+        existing = details.existing_user
+        ip_address = client_address(request, settings.trusted_proxy_count)
+        has_password = bool(existing and existing.password_hash)
+        if has_password:
+            await auth.check_login_allowed(
+                session, settings, details.invitation.email, ip_address, service.utcnow()
+            )
+        matches = has_password and passwords.verify(
+            existing.password_hash if existing else None, data.password
+        )
+        if has_password and not matches:
+            await auth.record_login_failure(
+                runtime_of(request.app.state).db.sessions, details.invitation.email, ip_address
+            )
+        user = await service.accept_invitation(
+            session,
+            details,
+            password=data.password,
+            name=data.name,
+            password_matches=matches,
+            new_password_hash=None if has_password else passwords.hash(data.password),
+        )
+        new = await auth.start_session(session, settings, user, ip_address)
+        return await signed_in_response(session, settings, new)

@@ -1,0 +1,226 @@
+"""Sign-in: passwords, server-side sessions, API tokens, and the failed-login limit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agencyhub.config import Settings
+from agencyhub.db import Scope, set_scope, transaction, utcnow
+from agencyhub.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from agencyhub.tenancy import rules
+from agencyhub.tenancy.models import ApiToken, LoginFailure, Membership, User, UserSession
+from agencyhub.tenancy.rules import Actor, Grant
+from agencyhub.tenancy.secrets import (
+    API_TOKEN_PREFIX,
+    SESSION_TOKEN_PREFIX,
+    Passwords,
+    new_token,
+    token_digest,
+)
+
+log = structlog.get_logger(__name__)
+
+# Writing last_used_at on every request would turn reads into writes.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    token: str
+    csrf_token: str
+    expires_at: datetime
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    user: User
+    via: str  # "session" or "token"
+    csrf_token: str | None
+
+
+async def load_actor(session: AsyncSession, user_id: uuid.UUID) -> Actor:
+    """The user's memberships, and the user scope that lets them see their agencies."""
+    await set_scope(session, Scope(user_id=user_id))
+    memberships = (
+        await session.scalars(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
+        )
+    ).all()
+    actor = Actor(
+        user_id=user_id,
+        grants=tuple(
+            Grant(membership_id=m.id, agency_id=m.agency_id, client_id=m.client_id, role=m.role)
+            for m in memberships
+        ),
+    )
+    await set_scope(session, Scope(user_id=user_id, member_agency_ids=actor.agency_ids))
+    return actor
+
+
+async def check_login_allowed(
+    session: AsyncSession, settings: Settings, email: str, ip_address: str, now: datetime
+) -> None:
+    since = rules.failure_window_start(now, settings.login_failure_window_seconds)
+    by_account = await _count_failures(session, LoginFailure.email == email, since)
+    by_address = await _count_failures(session, LoginFailure.ip_address == ip_address, since)
+    if rules.is_locked_out(by_account, settings.login_max_failures_per_account) or (
+        rules.is_locked_out(by_address, settings.login_max_failures_per_address)
+    ):
+        log.warning("auth.login_locked", ip_address=ip_address, failures_account=by_account)
+        raise TooManyRequests(
+            "Too many failed sign-in attempts. Try again later.",
+            retry_after=settings.login_failure_window_seconds,
+        )
+
+
+async def _count_failures(session: AsyncSession, condition: object, since: datetime) -> int:
+    query = (
+        select(func.count()).select_from(LoginFailure).where(condition, LoginFailure.at >= since)
+    )  # type: ignore[arg-type]
+    return int(await session.scalar(query) or 0)
+
+
+async def record_login_failure(
+    sessions: async_sessionmaker[AsyncSession], email: str, ip_address: str
+) -> None:
+    """In its own transaction: the failed request's transaction rolls back."""
+    async with transaction(sessions) as session:
+        session.add(LoginFailure(email=email, ip_address=ip_address))
+    log.info("auth.login_failed", ip_address=ip_address)
+
+
+async def verify_credentials(
+    session: AsyncSession, passwords: Passwords, email: str, password: str
+) -> User | None:
+    user = await session.scalar(select(User).where(User.email == email))
+    ok = passwords.verify(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        return None
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
+    return user
+
+
+async def start_session(
+    session: AsyncSession, settings: Settings, user: User, ip_address: str
+) -> NewSession:
+    """A fresh session id at every sign-in (no fixation); old ones stay until they expire."""
+    token = new_token(SESSION_TOKEN_PREFIX)
+    csrf = new_token("")
+    expires_at = utcnow() + timedelta(seconds=settings.session_max_age_seconds)
+    session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=token_digest(token),
+            csrf_token=csrf,
+            expires_at=expires_at,
+            ip_address=ip_address,
+        )
+    )
+    await session.execute(delete(UserSession).where(UserSession.expires_at < utcnow()))
+    await session.execute(delete(LoginFailure).where(LoginFailure.email == user.email))
+    log.info("auth.login", user_id=str(user.id))
+    return NewSession(token=token, csrf_token=csrf, expires_at=expires_at, user=user)
+
+
+async def login(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    ip_address: str,
+) -> NewSession:
+    email = rules.normalize_email(email)
+    await check_login_allowed(session, settings, email, ip_address, utcnow())
+    user = await verify_credentials(session, passwords, email, password)
+    if user is None:
+        await record_login_failure(sessions, email, ip_address)
+        raise Unauthenticated("E-mail or password is wrong.")
+    return await start_session(session, settings, user, ip_address)
+
+
+async def logout(session: AsyncSession, session_token: str) -> None:
+    await session.execute(
+        delete(UserSession).where(UserSession.token_hash == token_digest(session_token))
+    )
+    log.info("auth.logout")
+
+
+async def authenticate_session_cookie(session: AsyncSession, token: str) -> Authenticated:
+    row = await session.scalar(
+        select(UserSession).where(UserSession.token_hash == token_digest(token))
+    )
+    if row is None or row.expires_at <= utcnow():
+        raise Unauthenticated("Your session has ended. Please sign in again.")
+    user = await _active_user(session, row.user_id)
+    return Authenticated(user=user, via="session", csrf_token=row.csrf_token)
+
+
+async def authenticate_bearer(session: AsyncSession, token: str) -> Authenticated:
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated("The API token is unknown or revoked.")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthenticated("The API token has expired.")
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
+        row.last_used_at = now
+    user = await _active_user(session, row.user_id)
+    return Authenticated(user=user, via="token", csrf_token=None)
+
+
+async def _active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("This account is disabled.")
+    return user
+
+
+async def create_api_token(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID, name: str, days: int | None
+) -> tuple[str, ApiToken]:
+    """Returns the token text, which is shown once and never stored."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("must not be blank", field="name")
+    token = new_token(API_TOKEN_PREFIX)
+    lifetime = days if days is not None else settings.api_token_default_ttl_days
+    row = ApiToken(
+        user_id=user_id,
+        name=name,
+        prefix=token[:10],
+        token_hash=token_digest(token),
+        expires_at=utcnow() + timedelta(days=lifetime),
+    )
+    session.add(row)
+    await session.flush([row])
+    log.info("auth.token_created", token_id=str(row.id), user_id=str(user_id))
+    return token, row
+
+
+async def list_api_tokens(session: AsyncSession, user_id: uuid.UUID) -> list[ApiToken]:
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
+    )
+    return list(rows)
+
+
+async def revoke_api_token(session: AsyncSession, user_id: uuid.UUID, token_id: uuid.UUID) -> None:
+    row = await session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+    )
+    if row is None:
+        raise NotFound("No such API token.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        log.info("auth.token_revoked", token_id=str(token_id), user_id=str(user_id))

@@ -1,0 +1,191 @@
+"""Agencies (the tenants), their client companies, people, and how people sign in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, or_, text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from agencyhub.db import (
+    Base,
+    IdMixin,
+    Scope,
+    TenantOwned,
+    TenantScoped,
+    TimestampMixin,
+    tenant_criteria,
+    utcnow,
+)
+from agencyhub.tenancy.rules import AGENCY_ROLES, ALL_ROLES, CLIENT_ROLES
+
+
+def _sql_in(values: frozenset[str]) -> str:
+    return ", ".join(f"'{value}'" for value in sorted(values))
+
+
+class Agency(IdMixin, TimestampMixin, TenantScoped, Base):
+    """The tenant and billing customer."""
+
+    __tablename__ = "agencies"
+
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(32), default="starter")
+    subscription_status: Mapped[str] = mapped_column(String(32), default="trialing")
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), default=None)
+
+    @classmethod
+    def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:
+        return tenant_criteria(cls.id, scope)
+
+
+class Client(IdMixin, TimestampMixin, TenantOwned, Base):
+    """A client company inside an agency."""
+
+    __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("agency_id", "slug"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    locale: Mapped[str] = mapped_column(String(8), default="de")
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class User(IdMixin, TimestampMixin, Base):
+    """A person; global (one login), holding memberships in agencies and clients."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="de")
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class Membership(IdMixin, TimestampMixin, TenantOwned, Base):
+    """A user's role in an agency (``client_id`` empty) or in one of its clients."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_sql_in(ALL_ROLES)})", name="role_known"),
+        CheckConstraint(
+            f"(client_id IS NULL AND role IN ({_sql_in(AGENCY_ROLES)}))"
+            f" OR (client_id IS NOT NULL AND role IN ({_sql_in(CLIENT_ROLES)}))",
+            name="role_matches_scope",
+        ),
+        Index(
+            "uq_memberships_agency_user",
+            "agency_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("client_id IS NULL"),
+            postgresql_where=text("client_id IS NULL"),
+        ),
+        Index(
+            "uq_memberships_client_user",
+            "client_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("client_id IS NOT NULL"),
+            postgresql_where=text("client_id IS NOT NULL"),
+        ),
+    )
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), default=None, index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(32))
+
+    @classmethod
+    def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:
+        """A user always sees their own memberships, so sign-in can find them."""
+        tenant = tenant_criteria(cls.agency_id, scope)
+        if scope.user_id is None:
+            return tenant
+        return or_(cls.user_id == scope.user_id, tenant)
+
+
+class Invitation(IdMixin, TenantOwned, Base):
+    """An invitation by e-mail to take a role; the link sets the password."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (CheckConstraint(f"role IN ({_sql_in(ALL_ROLES)})", name="role_known"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), default=None
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiToken(IdMixin, Base):
+    """A personal token for integrations; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UserSession(IdMixin, Base):
+    """A server-side sign-in session; the cookie holds the secret, we its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginFailure(IdMixin, Base):
+    """One failed sign-in; counted per account and per address for rate limiting."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_at", "email", "at"),
+        Index("ix_login_failures_ip_at", "ip_address", "at"),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

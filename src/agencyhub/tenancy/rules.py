@@ -1,0 +1,190 @@
+"""Roles and what they may do (DESIGN §2), as pure functions of memberships.
+
+No I/O here: the service loads the caller's memberships once and asks these
+functions. Anything not granted is refused; the service turns a refusal on a
+foreign object into "not found" so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import available_timezones
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    EDITOR = "editor"
+    CLIENT_ADMIN = "client_admin"
+    APPROVER = "approver"
+    EXECUTIVE = "executive"
+    VIEWER = "viewer"
+
+
+AGENCY_ROLES: frozenset[str] = frozenset({Role.OWNER, Role.ADMIN, Role.EDITOR})
+CLIENT_ROLES: frozenset[str] = frozenset(
+    {Role.CLIENT_ADMIN, Role.APPROVER, Role.EXECUTIVE, Role.VIEWER}
+)
+ALL_ROLES: frozenset[str] = AGENCY_ROLES | CLIENT_ROLES
+AGENCY_MANAGERS: frozenset[str] = frozenset({Role.OWNER, Role.ADMIN})
+SUPPORTED_LOCALES: frozenset[str] = frozenset({"de", "en"})
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One membership as the rules see it."""
+
+    membership_id: uuid.UUID
+    agency_id: uuid.UUID
+    client_id: uuid.UUID | None
+    role: str
+
+    @property
+    def is_agency_level(self) -> bool:
+        return self.client_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The signed-in caller and everything they hold."""
+
+    user_id: uuid.UUID
+    grants: tuple[Grant, ...]
+
+    @property
+    def agency_ids(self) -> frozenset[uuid.UUID]:
+        return frozenset(grant.agency_id for grant in self.grants)
+
+    def agency_role(self, agency_id: uuid.UUID) -> str | None:
+        for grant in self.grants:
+            if grant.agency_id == agency_id and grant.is_agency_level:
+                return grant.role
+        return None
+
+    def client_role(self, client_id: uuid.UUID) -> str | None:
+        for grant in self.grants:
+            if grant.client_id == client_id:
+                return grant.role
+        return None
+
+
+def can_view_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
+    """Agency staff see their agency; client people only their own client."""
+    return actor.agency_role(agency_id) is not None
+
+
+def can_manage_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
+    return actor.agency_role(agency_id) in AGENCY_MANAGERS
+
+
+def can_view_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    return can_view_agency(actor, agency_id) or actor.client_role(client_id) is not None
+
+
+def can_manage_client_record(actor: Actor, agency_id: uuid.UUID) -> bool:
+    """Create, rename, archive a client company: the agency's owner and admins."""
+    return can_manage_agency(actor, agency_id)
+
+
+def can_view_client_people(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    return can_view_client(actor, agency_id, client_id)
+
+
+def invitable_roles(
+    actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None
+) -> frozenset[str]:
+    """Which roles the actor may hand out at agency level or for one client."""
+    agency_role = actor.agency_role(agency_id)
+    if client_id is None:
+        if agency_role == Role.OWNER:
+            return AGENCY_ROLES
+        if agency_role == Role.ADMIN:
+            return frozenset({Role.ADMIN, Role.EDITOR})
+        return frozenset()
+    if agency_role in AGENCY_MANAGERS or actor.client_role(client_id) == Role.CLIENT_ADMIN:
+        return CLIENT_ROLES
+    return frozenset()
+
+
+def can_grant(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None, role: str) -> bool:
+    return role in invitable_roles(actor, agency_id, client_id)
+
+
+def can_change_membership(actor: Actor, target: Grant, new_role: str | None) -> bool:
+    """Change (``new_role``) or remove (``None``) someone's membership."""
+    if not can_grant(actor, target.agency_id, target.client_id, target.role):
+        return False
+    return new_role is None or can_grant(actor, target.agency_id, target.client_id, new_role)
+
+
+def would_orphan_agency(target: Grant, new_role: str | None, owner_count: int) -> bool:
+    """An agency must keep at least one owner."""
+    losing_owner = target.role == Role.OWNER and new_role != Role.OWNER
+    return losing_owner and owner_count <= 1
+
+
+def role_fits_scope(role: str, client_id: uuid.UUID | None) -> bool:
+    return role in (AGENCY_ROLES if client_id is None else CLIENT_ROLES)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    return len(email) <= 320 and EMAIL_PATTERN.match(email) is not None
+
+
+def is_valid_slug(slug: str) -> bool:
+    return SLUG_PATTERN.match(slug) is not None
+
+
+def is_known_timezone(name: str) -> bool:
+    return name in _timezones()
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or ``None``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"must be at least {MIN_PASSWORD_LENGTH} characters long"
+    if len(password) > 1024:
+        return "must be at most 1024 characters long"
+    return None
+
+
+def is_locked_out(recent_failures: int, limit: int) -> bool:
+    return recent_failures >= limit
+
+
+def failure_window_start(now: datetime, window_seconds: int) -> datetime:
+    return now - timedelta(seconds=window_seconds)
+
+
+def invitation_state(
+    *,
+    now: datetime,
+    expires_at: datetime,
+    accepted_at: datetime | None,
+    revoked_at: datetime | None,
+) -> str:
+    """``pending``, ``accepted``, ``revoked`` or ``expired``."""
+    if accepted_at is not None:
+        return "accepted"
+    if revoked_at is not None:
+        return "revoked"
+    if now >= expires_at:
+        return "expired"
+    return "pending"

@@ -1,0 +1,179 @@
+"""Request and response structures of the tenancy API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Locale = Annotated[str, msgspec.Meta(min_length=2, max_length=8)]
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class Camel(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Base for request bodies: unknown fields are an error, not silently dropped."""
+
+
+class Out(msgspec.Struct, rename="camel"):
+    """Base for responses."""
+
+
+class LoginRequest(Camel):
+    email: Email
+    password: Password
+
+
+class MembershipOut(Out):
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    agency_slug: str
+    agency_name: str
+    role: str
+    client_id: uuid.UUID | None = None
+    client_slug: str | None = None
+    client_name: str | None = None
+
+
+class UserOut(Out):
+    id: uuid.UUID
+    email: str
+    name: str
+    locale: str
+
+
+class MeOut(Out):
+    user: UserOut
+    memberships: list[MembershipOut]
+
+
+class LoginOut(Out):
+    user: UserOut
+    memberships: list[MembershipOut]
+    csrf_token: str
+    expires_at: datetime
+
+
+class TokenCreate(Camel):
+    name: Name
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
+
+
+class TokenOut(Out):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(Out):
+    token: str
+    details: TokenOut
+
+
+class AgencyOut(Out):
+    id: uuid.UUID
+    slug: str
+    name: str
+    plan: str
+    subscription_status: str
+
+
+class ClientCreate(Camel):
+    slug: Slug
+    name: Name
+    timezone: TimeZone = "Europe/Berlin"
+    locale: Locale = "de"
+
+
+class ClientUpdate(Camel):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+    locale: Locale | msgspec.UnsetType = msgspec.UNSET
+
+
+class ClientOut(Out):
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    slug: str
+    name: str
+    timezone: str
+    locale: str
+    archived_at: datetime | None
+    created_at: datetime
+
+
+class MemberOut(Out):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    agency_id: uuid.UUID
+    client_id: uuid.UUID | None
+    created_at: datetime
+
+
+class MembershipUpdate(Camel):
+    role: RoleName
+
+
+class InvitationCreate(Camel):
+    email: Email
+    role: RoleName
+
+
+class InvitationOut(Out):
+    id: uuid.UUID
+    email: str
+    role: str
+    agency_id: uuid.UUID
+    client_id: uuid.UUID | None
+    state: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationCreated(Out):
+    invitation: InvitationOut
+    accept_url: str
+
+
+class InvitationPreview(Out):
+    email: str
+    role: str
+    agency_name: str
+    client_name: str | None
+    expires_at: datetime
+    account_exists: bool
+
+
+class InvitationAccept(Camel):
+    password: Password
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class ClientList(Out):
+    items: list[ClientOut]
+    total: int
+
+
+class MemberList(Out):
+    items: list[MemberOut]
+
+
+class InvitationList(Out):
+    items: list[InvitationOut]
+
+
+class TokenList(Out):
+    items: list[TokenOut]

@@ -1,0 +1,648 @@
+"""Use cases of the tenancy feature: agencies, clients, memberships, invitations.
+
+Every lookup of a tenant-owned object goes through a ``get_<thing>_for(actor, id)``
+access function that answers the same :class:`NotFound` for missing and foreign,
+and enters the object's tenant for the rest of the transaction. A visible object
+acted on without the role for it answers :class:`Forbidden`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import msgspec
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.audit.service import record_event
+from agencyhub.config import Settings
+from agencyhub.db import Scope, enter_tenant, set_scope, utcnow
+from agencyhub.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from agencyhub.tenancy import rules
+from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
+from agencyhub.tenancy.rules import Actor, Grant, Role
+from agencyhub.tenancy.schemas import ClientCreate, ClientUpdate
+from agencyhub.tenancy.secrets import INVITATION_TOKEN_PREFIX, new_token, token_digest
+
+log = structlog.get_logger(__name__)
+
+
+# --- access functions -------------------------------------------------------------
+
+
+async def get_agency_for(session: AsyncSession, actor: Actor, agency_id: uuid.UUID) -> Agency:
+    """The agency, if the actor belongs to it at all (client people included)."""
+    if agency_id not in actor.agency_ids:
+        raise NotFound("No such agency.")
+    await _enter(session, agency_id)
+    agency = await session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound("No such agency.")
+    return agency
+
+
+async def get_client_for(session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> Client:
+    client = await session.scalar(select(Client).where(Client.id == client_id))
+    if client is None or not rules.can_view_client(actor, client.agency_id, client.id):
+        raise NotFound("No such client.")
+    await _enter(session, client.agency_id)
+    return client
+
+
+async def _enter(session: AsyncSession, agency_id: uuid.UUID) -> None:
+    await enter_tenant(session, agency_id)
+    structlog.contextvars.bind_contextvars(agency_id=str(agency_id))
+
+
+def require(allowed: bool, detail: str) -> None:
+    if not allowed:
+        raise Forbidden(detail)
+
+
+# --- agencies and clients -----------------------------------------------------------
+
+
+async def get_agency(session: AsyncSession, actor: Actor, agency_id: uuid.UUID) -> Agency:
+    agency = await get_agency_for(session, actor, agency_id)
+    require(rules.can_view_agency(actor, agency_id), "Only agency staff can see the agency.")
+    return agency
+
+
+async def list_clients(
+    session: AsyncSession, actor: Actor, agency_id: uuid.UUID, *, include_archived: bool
+) -> list[Client]:
+    await get_agency_for(session, actor, agency_id)
+    query = select(Client).where(Client.agency_id == agency_id).order_by(Client.name)
+    if not include_archived:
+        query = query.where(Client.archived_at.is_(None))
+    clients = (await session.scalars(query)).all()
+    return [c for c in clients if rules.can_view_client(actor, agency_id, c.id)]
+
+
+async def create_client(
+    session: AsyncSession, actor: Actor, agency_id: uuid.UUID, data: ClientCreate
+) -> Client:
+    await get_agency_for(session, actor, agency_id)
+    require(
+        rules.can_manage_client_record(actor, agency_id),
+        "Only the agency's owner or admins can add clients.",
+    )
+    _check_client_fields(timezone=data.timezone, locale=data.locale, name=data.name)
+    taken = await session.scalar(
+        select(Client.id).where(Client.agency_id == agency_id, Client.slug == data.slug)
+    )
+    if taken is not None:
+        raise Conflict(f"A client with the slug '{data.slug}' already exists.", field="slug")
+    client = Client(
+        agency_id=agency_id,
+        slug=data.slug,
+        name=data.name.strip(),
+        timezone=data.timezone,
+        locale=data.locale,
+    )
+    session.add(client)
+    await session.flush([client])
+    await record_event(
+        session,
+        type="client.created",
+        agency_id=agency_id,
+        client_id=client.id,
+        subject_type="client",
+        subject_id=client.id,
+        actor_user_id=actor.user_id,
+        payload={"slug": client.slug, "name": client.name},
+    )
+    return client
+
+
+async def update_client(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID, data: ClientUpdate
+) -> Client:
+    client = await get_client_for(session, actor, client_id)
+    require(
+        rules.can_manage_client_record(actor, client.agency_id),
+        "Only the agency's owner or admins can change a client.",
+    )
+    changes = {
+        name: value
+        for name, value in msgspec.structs.asdict(data).items()
+        if value is not msgspec.UNSET and getattr(client, name) != value
+    }
+    _check_client_fields(
+        timezone=changes.get("timezone"), locale=changes.get("locale"), name=changes.get("name")
+    )
+    if not changes:
+        return client
+    for name, value in changes.items():
+        setattr(client, name, value.strip() if name == "name" else value)
+    await record_event(
+        session,
+        type="client.updated",
+        agency_id=client.agency_id,
+        client_id=client.id,
+        subject_type="client",
+        subject_id=client.id,
+        actor_user_id=actor.user_id,
+        payload={"changes": changes},
+    )
+    return client
+
+
+async def set_client_archived(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID, *, archived: bool
+) -> Client:
+    client = await get_client_for(session, actor, client_id)
+    require(
+        rules.can_manage_client_record(actor, client.agency_id),
+        "Only the agency's owner or admins can archive a client.",
+    )
+    if (client.archived_at is not None) == archived:
+        return client
+    client.archived_at = utcnow() if archived else None
+    await record_event(
+        session,
+        type="client.archived" if archived else "client.restored",
+        agency_id=client.agency_id,
+        client_id=client.id,
+        subject_type="client",
+        subject_id=client.id,
+        actor_user_id=actor.user_id,
+    )
+    return client
+
+
+def _check_client_fields(*, timezone: str | None, locale: str | None, name: str | None) -> None:
+    if timezone is not None and not rules.is_known_timezone(timezone):
+        raise InvalidInput(f"'{timezone}' is not an IANA time zone", field="timezone")
+    if locale is not None and locale not in rules.SUPPORTED_LOCALES:
+        supported = ", ".join(sorted(rules.SUPPORTED_LOCALES))
+        raise InvalidInput(f"must be one of {supported}", field="locale")
+    if name is not None and not name.strip():
+        raise InvalidInput("must not be blank", field="name")
+
+
+# --- memberships ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    membership: Membership
+    user: User
+
+
+async def list_agency_members(
+    session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+) -> list[Member]:
+    await get_agency_for(session, actor, agency_id)
+    require(
+        rules.can_view_agency(actor, agency_id), "Only agency staff can list the agency's people."
+    )
+    return await _members(session, Membership.agency_id == agency_id)
+
+
+async def list_client_members(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID
+) -> list[Member]:
+    client = await get_client_for(session, actor, client_id)
+    return await _members(session, Membership.client_id == client.id)
+
+
+async def _members(session: AsyncSession, condition: object) -> list[Member]:
+    rows = await session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(condition)  # type: ignore[arg-type]
+        .order_by(Membership.client_id.is_not(None), User.email)
+    )
+    return [Member(membership=m, user=u) for m, u in rows.tuples()]
+
+
+async def get_membership_for(
+    session: AsyncSession, actor: Actor, membership_id: uuid.UUID
+) -> Membership:
+    membership = await session.scalar(select(Membership).where(Membership.id == membership_id))
+    if membership is None or not _can_see_membership(actor, membership):
+        raise NotFound("No such membership.")
+    await _enter(session, membership.agency_id)
+    return membership
+
+
+def _can_see_membership(actor: Actor, membership: Membership) -> bool:
+    if membership.user_id == actor.user_id:
+        return True
+    if membership.client_id is None:
+        return rules.can_view_agency(actor, membership.agency_id)
+    return rules.can_view_client(actor, membership.agency_id, membership.client_id)
+
+
+async def change_membership(
+    session: AsyncSession, actor: Actor, membership_id: uuid.UUID, new_role: str | None
+) -> Membership | None:
+    """Change someone's role, or remove the membership when ``new_role`` is None."""
+    membership = await get_membership_for(session, actor, membership_id)
+    target = _grant_of(membership)
+    if new_role is not None and not rules.role_fits_scope(new_role, membership.client_id):
+        raise InvalidInput(_role_choices(membership.client_id), field="role")
+    require(
+        rules.can_change_membership(actor, target, new_role),
+        "You may not change this person's role.",
+    )
+    owners = await _owner_count(session, membership.agency_id)
+    if rules.would_orphan_agency(target, new_role, owners):
+        raise Conflict("The agency must keep at least one owner.")
+    event_payload = {"userId": str(membership.user_id), "role": membership.role}
+    if new_role is None:
+        await session.delete(membership)
+        event_type = "membership.removed"
+    elif new_role == membership.role:
+        return membership
+    else:
+        event_payload["newRole"] = new_role
+        membership.role = new_role
+        event_type = "membership.updated"
+    await record_event(
+        session,
+        type=event_type,
+        agency_id=target.agency_id,
+        client_id=target.client_id,
+        subject_type="membership",
+        subject_id=target.membership_id,
+        actor_user_id=actor.user_id,
+        payload=event_payload,
+    )
+    return None if new_role is None else membership
+
+
+async def _owner_count(session: AsyncSession, agency_id: uuid.UUID) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.agency_id == agency_id, Membership.role == Role.OWNER)
+        )
+        or 0
+    )
+
+
+def _grant_of(membership: Membership) -> Grant:
+    return Grant(
+        membership_id=membership.id,
+        agency_id=membership.agency_id,
+        client_id=membership.client_id,
+        role=membership.role,
+    )
+
+
+def _role_choices(client_id: uuid.UUID | None) -> str:
+    roles = rules.AGENCY_ROLES if client_id is None else rules.CLIENT_ROLES
+    return "must be one of " + ", ".join(sorted(roles))
+
+
+# --- invitations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvitation:
+    invitation: Invitation
+    token: str
+    accept_url: str
+
+
+async def invite(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    *,
+    agency_id: uuid.UUID,
+    client_id: uuid.UUID | None,
+    email: str,
+    role: str,
+) -> NewInvitation:
+    """Invite a person by e-mail; the caller has already entered the tenant."""
+    email = rules.normalize_email(email)
+    if not rules.is_valid_email(email):
+        raise InvalidInput("is not an e-mail address", field="email")
+    if not rules.role_fits_scope(role, client_id):
+        raise InvalidInput(_role_choices(client_id), field="role")
+    require(rules.can_grant(actor, agency_id, client_id, role), f"You may not invite a {role}.")
+    if await _has_membership(session, agency_id, client_id, email):
+        raise Conflict(f"{email} already has a role here.", field="email")
+    await _revoke_pending(session, agency_id, client_id, email)
+    token = new_token(INVITATION_TOKEN_PREFIX)
+    invitation = Invitation(
+        agency_id=agency_id,
+        client_id=client_id,
+        email=email,
+        role=role,
+        token_hash=token_digest(token),
+        invited_by_id=actor.user_id,
+        expires_at=utcnow() + timedelta(hours=settings.invitation_ttl_hours),
+    )
+    session.add(invitation)
+    await session.flush([invitation])
+    await record_event(
+        session,
+        type="invitation.created",
+        agency_id=agency_id,
+        client_id=client_id,
+        subject_type="invitation",
+        subject_id=invitation.id,
+        actor_user_id=actor.user_id,
+        payload={"email": email, "role": role},
+    )
+    accept_url = f"{settings.base_url.rstrip('/')}/invitations/{token}"
+    _deliver_invitation(settings, invitation, accept_url)
+    return NewInvitation(invitation=invitation, token=token, accept_url=accept_url)
+
+
+def _deliver_invitation(settings: Settings, invitation: Invitation, accept_url: str) -> None:
+    """Until the notifications feature sends mail, the demo logs the e-mail itself."""
+    if settings.environment == "production":
+        log.info("invitation.created", invitation_id=str(invitation.id))
+        return
+    log.info(
+        "invitation.email",
+        to=invitation.email,
+        role=invitation.role,
+        link=accept_url,
+        note="demo: e-mail delivery arrives with the notifications feature",
+    )
+
+
+async def _has_membership(
+    session: AsyncSession, agency_id: uuid.UUID, client_id: uuid.UUID | None, email: str
+) -> bool:
+    query = (
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == email, Membership.agency_id == agency_id)
+    )
+    query = query.where(
+        Membership.client_id.is_(None) if client_id is None else Membership.client_id == client_id
+    )
+    return await session.scalar(query) is not None
+
+
+async def _revoke_pending(
+    session: AsyncSession, agency_id: uuid.UUID, client_id: uuid.UUID | None, email: str
+) -> None:
+    """A new invitation replaces an open one for the same person and place."""
+    now = utcnow()
+    pending = await session.scalars(
+        select(Invitation).where(
+            Invitation.agency_id == agency_id,
+            Invitation.client_id.is_(None)
+            if client_id is None
+            else Invitation.client_id == client_id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+    )
+    for old in pending:
+        old.revoked_at = now
+
+
+async def invite_to_agency(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    agency_id: uuid.UUID,
+    email: str,
+    role: str,
+) -> NewInvitation:
+    await get_agency_for(session, actor, agency_id)
+    return await invite(
+        session, settings, actor, agency_id=agency_id, client_id=None, email=email, role=role
+    )
+
+
+async def invite_to_client(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    client_id: uuid.UUID,
+    email: str,
+    role: str,
+) -> NewInvitation:
+    client = await get_client_for(session, actor, client_id)
+    return await invite(
+        session,
+        settings,
+        actor,
+        agency_id=client.agency_id,
+        client_id=client.id,
+        email=email,
+        role=role,
+    )
+
+
+async def list_agency_invitations(
+    session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+) -> list[Invitation]:
+    await get_agency_for(session, actor, agency_id)
+    require(
+        rules.can_manage_agency(actor, agency_id),
+        "Only the agency's owner or admins can see invitations.",
+    )
+    return await _invitations(session, Invitation.agency_id == agency_id)
+
+
+async def list_client_invitations(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID
+) -> list[Invitation]:
+    client = await get_client_for(session, actor, client_id)
+    require(
+        bool(rules.invitable_roles(actor, client.agency_id, client.id)),
+        "Only admins can see this client's invitations.",
+    )
+    return await _invitations(session, Invitation.client_id == client.id)
+
+
+async def _invitations(session: AsyncSession, condition: object) -> list[Invitation]:
+    rows = await session.scalars(
+        select(Invitation).where(condition).order_by(Invitation.created_at.desc())  # type: ignore[arg-type]
+    )
+    return list(rows)
+
+
+async def revoke_invitation(
+    session: AsyncSession, actor: Actor, invitation_id: uuid.UUID
+) -> Invitation:
+    invitation = await session.scalar(select(Invitation).where(Invitation.id == invitation_id))
+    if invitation is None or not rules.invitable_roles(
+        actor, invitation.agency_id, invitation.client_id
+    ):
+        raise NotFound("No such invitation.")
+    await _enter(session, invitation.agency_id)
+    require(
+        rules.can_grant(actor, invitation.agency_id, invitation.client_id, invitation.role),
+        "You may not revoke this invitation.",
+    )
+    if invitation_state(invitation) != "pending":
+        raise Conflict(f"The invitation is already {invitation_state(invitation)}.")
+    invitation.revoked_at = utcnow()
+    await record_event(
+        session,
+        type="invitation.revoked",
+        agency_id=invitation.agency_id,
+        client_id=invitation.client_id,
+        subject_type="invitation",
+        subject_id=invitation.id,
+        actor_user_id=actor.user_id,
+        payload={"email": invitation.email, "role": invitation.role},
+    )
+    return invitation
+
+
+def invitation_state(invitation: Invitation) -> str:
+    return rules.invitation_state(
+        now=utcnow(),
+        expires_at=invitation.expires_at,
+        accepted_at=invitation.accepted_at,
+        revoked_at=invitation.revoked_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationDetails:
+    invitation: Invitation
+    agency: Agency
+    client: Client | None
+    existing_user: User | None
+
+
+async def open_invitation(session: AsyncSession, token: str) -> InvitationDetails:
+    """Find a pending invitation by its secret, across tenants (named system scope)."""
+    await set_scope(session, Scope.for_system("invitation.open"))
+    invitation = await session.scalar(
+        select(Invitation).where(Invitation.token_hash == token_digest(token))
+    )
+    if invitation is None:
+        raise NotFound("This invitation link is not valid.")
+    state = invitation_state(invitation)
+    if state != "pending":
+        raise Gone(f"This invitation is {state}. Ask for a new one.")
+    agency = await session.get(Agency, invitation.agency_id)
+    client = await session.get(Client, invitation.client_id) if invitation.client_id else None
+    user = await session.scalar(select(User).where(User.email == invitation.email))
+    assert agency is not None
+    return InvitationDetails(
+        invitation=invitation, agency=agency, client=client, existing_user=user
+    )
+
+
+async def accept_invitation(
+    session: AsyncSession,
+    details: InvitationDetails,
+    *,
+    password: str,
+    name: str,
+    password_matches: bool,
+    new_password_hash: str | None,
+) -> User:
+    """Create or complete the account and grant the membership, once.
+
+    An account that already has a password must prove it (``password_matches``):
+    the link alone must never take over an existing account.
+    """
+    invitation = details.invitation
+    user = details.existing_user
+    if user is not None and user.password_hash and not password_matches:
+        raise InvalidInput("does not match the password of your existing account", field="password")
+    if user is None or not user.password_hash:
+        problem = rules.password_problem(password)
+        if problem:
+            raise InvalidInput(problem, field="password")
+        assert new_password_hash is not None
+    if user is None:
+        user = User(email=invitation.email, name=name.strip())
+        session.add(user)
+    if not user.password_hash:
+        user.password_hash = new_password_hash
+        user.password_changed_at = utcnow()
+    if name.strip() and not user.name:
+        user.name = name.strip()
+    await session.flush([user])
+    membership = await _grant_membership(session, invitation, user)
+    invitation.accepted_at = utcnow()
+    for event_type, subject_type, subject_id in (
+        ("invitation.accepted", "invitation", invitation.id),
+        ("membership.created", "membership", membership.id),
+    ):
+        await record_event(
+            session,
+            type=event_type,
+            agency_id=invitation.agency_id,
+            client_id=invitation.client_id,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            actor_user_id=user.id,
+            payload={"email": invitation.email, "role": invitation.role},
+        )
+    return user
+
+
+async def _grant_membership(
+    session: AsyncSession, invitation: Invitation, user: User
+) -> Membership:
+    query = select(Membership).where(
+        Membership.user_id == user.id, Membership.agency_id == invitation.agency_id
+    )
+    query = query.where(
+        Membership.client_id.is_(None)
+        if invitation.client_id is None
+        else Membership.client_id == invitation.client_id
+    )
+    membership = await session.scalar(query)
+    if membership is None:
+        membership = Membership(
+            agency_id=invitation.agency_id,
+            client_id=invitation.client_id,
+            user_id=user.id,
+            role=invitation.role,
+        )
+        session.add(membership)
+    else:
+        membership.role = invitation.role
+    try:
+        await session.flush([membership])
+    except IntegrityError as exc:  # a concurrent accept of the same invitation
+        raise Conflict("This invitation was just accepted.") from exc
+    return membership
+
+
+# --- the caller's own memberships ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipView:
+    grant: Grant
+    agency: Agency
+    client: Client | None
+
+
+async def describe_memberships(session: AsyncSession, actor: Actor) -> list[MembershipView]:
+    """Each of the actor's grants with the names of its agency and client."""
+    if not actor.grants:
+        return []
+    agencies = {
+        a.id: a for a in await session.scalars(select(Agency).where(Agency.id.in_(actor.agency_ids)))
+    }
+    client_ids = [g.client_id for g in actor.grants if g.client_id is not None]
+    clients = {
+        c.id: c for c in await session.scalars(select(Client).where(Client.id.in_(client_ids)))
+    }
+    return [
+        MembershipView(
+            grant=g,
+            agency=agencies[g.agency_id],
+            client=clients.get(g.client_id) if g.client_id else None,
+        )
+        for g in actor.grants
+        if g.agency_id in agencies
+    ]

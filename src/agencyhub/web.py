@@ -1,0 +1,105 @@
+"""Web plumbing shared by every feature: per-request transaction, request ids, logs."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from litestar import Request
+from litestar.datastructures import State
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.config import Settings
+from agencyhub.db import Database
+from agencyhub.tenancy.secrets import Passwords
+
+log = structlog.get_logger("agencyhub.request")
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@dataclass
+class Runtime:
+    """What the app holds for its lifetime; kept on ``app.state.runtime``."""
+
+    settings: Settings
+    db: Database
+    passwords: Passwords
+
+
+def runtime_of(state: State) -> Runtime:
+    runtime = state.runtime
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, else rolled back."""
+    async with runtime_of(state).db.sessions() as session, session.begin():
+        yield session
+
+
+def provide_settings(state: State) -> Settings:
+    return runtime_of(state).settings
+
+
+def provide_passwords(state: State) -> Passwords:
+    return runtime_of(state).passwords
+
+
+def client_address(request: Request[Any, Any, Any], trusted_proxies: int) -> str:
+    """The caller's address; behind N trusted proxies, the Nth from the right of XFF."""
+    if trusted_proxies > 0:
+        forwarded = [
+            part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")
+        ]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= trusted_proxies:
+            return forwarded[-trusted_proxies]
+    return request.client.host if request.client else "unknown"
+
+
+def request_logging_middleware(app: ASGIApp) -> ASGIApp:
+    """Bind a request id, answer it as a header, and log one line per request."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+
+    return middleware
