@@ -355,11 +355,11 @@ async def invite(
         payload={"email": email, "role": role},
     )
     accept_url = f"{settings.base_url.rstrip('/')}/invitations/{token}"
-    _deliver_invitation(settings, invitation, accept_url)
+    deliver_invitation(settings, invitation, accept_url)
     return NewInvitation(invitation=invitation, token=token, accept_url=accept_url)
 
 
-def _deliver_invitation(settings: Settings, invitation: Invitation, accept_url: str) -> None:
+def deliver_invitation(settings: Settings, invitation: Invitation, accept_url: str) -> None:
     """Until the notifications feature sends mail, the demo logs the e-mail itself."""
     if settings.environment == "production":
         log.info("invitation.created", invitation_id=str(invitation.id))
