@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -140,11 +141,7 @@ def handle_validation_error(
     errors = exc.extra if isinstance(exc.extra, list) else []
     if any(isinstance(e, dict) and e.get("source") == "path" for e in errors):
         return handle_domain_error(request, NotFound("No such resource."))
-    fields = [
-        {"field": str(e.get("key", "")), "message": str(e.get("message", ""))}
-        for e in errors
-        if isinstance(e, dict)
-    ]
+    fields = [_field_error(e) for e in errors if isinstance(e, dict)]
     if not fields:
         return handle_http_error(request, exc)
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
@@ -157,6 +154,17 @@ def handle_validation_error(
         detail=detail,
         extra={"errors": fields},
     )
+
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    """Name the missing field itself rather than the body that lacks it."""
+    message = str(error.get("message", ""))
+    missing = _MISSING_FIELD.search(message)
+    field = missing.group(1) if missing else str(error.get("key", ""))
+    return {"field": field, "message": message}
 
 
 _HTTP_PROBLEMS = {

@@ -69,9 +69,9 @@ class Actor:
                 return grant.role
         return None
 
-    def client_role(self, client_id: uuid.UUID) -> str | None:
+    def client_role(self, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
         for grant in self.grants:
-            if grant.client_id == client_id:
+            if grant.agency_id == agency_id and grant.client_id == client_id:
                 return grant.role
         return None
 
@@ -86,7 +86,7 @@ def can_manage_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
 
 
 def can_view_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
-    return can_view_agency(actor, agency_id) or actor.client_role(client_id) is not None
+    return can_view_agency(actor, agency_id) or actor.client_role(agency_id, client_id) is not None
 
 
 def can_manage_client_record(actor: Actor, agency_id: uuid.UUID) -> bool:
@@ -109,7 +109,7 @@ def invitable_roles(
         if agency_role == Role.ADMIN:
             return frozenset({Role.ADMIN, Role.EDITOR})
         return frozenset()
-    if agency_role in AGENCY_MANAGERS or actor.client_role(client_id) == Role.CLIENT_ADMIN:
+    if agency_role in AGENCY_MANAGERS or actor.client_role(agency_id, client_id) == Role.CLIENT_ADMIN:
         return CLIENT_ROLES
     return frozenset()
 

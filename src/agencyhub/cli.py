@@ -1,0 +1,278 @@
+"""The ``agencyhub`` command: demo, serve, worker, db, tenants."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+import click
+import structlog
+
+from agencyhub import dbadmin
+from agencyhub.config import Settings, SettingsError
+from agencyhub.logging import configure_logging
+
+log = structlog.get_logger("agencyhub.cli")
+
+DEMO_TENANTS_DIR = dbadmin.PROJECT_ROOT / "tenants"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """AgencyHub: approvals, SLAs and emergency plans for agencies and their clients."""
+
+
+# --- demo / serve / worker -----------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--data-dir",
+    default="./var",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the SQLite database lives; starting again keeps the data.",
+)
+def demo(host: str, port: int, data_dir: Path) -> None:
+    """Migrate a SQLite file, load the demo tenants, and serve on HOST:PORT."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(environment="demo", log_format="console").with_data_dir(data_dir)
+    settings = dataclasses.replace(settings, base_url=f"http://{host}:{port}")
+    configure_logging(settings)
+    dbadmin.upgrade(settings)
+    files = sorted(DEMO_TENANTS_DIR.glob("*.toml"))
+    _apply_tenant_files(settings, files)
+    _print_demo_logins(settings, files, host, port)
+    _serve(settings, host, port)
+
+
+def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: int) -> None:
+    from agencyhub.tenancy.tenantfile import load_tenant_files
+
+    specs = load_tenant_files(files, environment=settings.environment)
+    click.echo("")
+    click.secho(f"AgencyHub demo on http://{host}:{port}  (API docs: /schema)", bold=True)
+    for path, spec in zip(files, specs, strict=True):
+        password = tomllib.loads(path.read_text(encoding="utf-8")).get("demo", {}).get("password")
+        click.echo(f"\n  {spec.agency.name} ({spec.agency.slug})")
+        for person in spec.people:
+            click.echo(f"    {person.email:<36} {person.role}")
+        for client in spec.clients:
+            for person in client.people:
+                click.echo(f"    {person.email:<36} {person.role} at {client.name}")
+        if password:
+            click.echo(f"    password for every login above: {password}")
+    click.echo("")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    from agencyhub.app import create_app
+
+    if workers > 1:
+        # Each worker process builds its own app (and engine) from the environment.
+        uvicorn.run(
+            "agencyhub.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=False,
+        )
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=False)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server binds all
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Web processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Production web server (PostgreSQL + Redis from AGENCYHUB_* variables)."""
+    settings = load_settings()
+    configure_logging(settings)
+    _serve(settings, host, port, workers)
+
+
+@main.command()
+@click.option("--threads", default=4, show_default=True, type=int)
+def worker(threads: int) -> None:
+    """Background worker: runs the Dramatiq actors on the Redis broker."""
+    settings = load_settings()
+    configure_logging(settings)
+    if not settings.redis_url:
+        raise click.ClickException("AGENCYHUB_REDIS_URL must be set for `agencyhub worker`.")
+    from agencyhub.tasks import run_worker
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run_worker(settings, threads=threads, stop=stop)
+
+
+# --- db ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema and roles."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate to REVISION (as the owner), then grant the application role."""
+    settings = load_settings()
+    configure_logging(settings)
+    dbadmin.upgrade(settings, revision)
+    click.echo(f"database at {dbadmin.current_revision(settings)}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION (for example -1 or base)."""
+    settings = load_settings()
+    configure_logging(settings)
+    dbadmin.downgrade(settings, revision)
+    click.echo(f"database at {dbadmin.current_revision(settings) or 'base'}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    settings = load_settings()
+    click.echo(dbadmin.current_revision(settings) or "base (empty database)")
+
+
+@db.command("create-app-role")
+def db_create_app_role() -> None:
+    """Create the PostgreSQL application role (NOBYPASSRLS) named in AGENCYHUB_DATABASE_URL."""
+    settings = load_settings()
+    configure_logging(settings)
+    if settings.is_sqlite:
+        raise click.ClickException("Roles exist only on PostgreSQL.")
+    role = asyncio.run(dbadmin.create_app_role(settings))
+    click.echo(f"role {role} is ready; run `agencyhub db upgrade` to grant it the tables")
+
+
+# --- tenants -------------------------------------------------------------------------
+
+
+@main.group()
+def tenants() -> None:
+    """Declarative tenant files (see tenants/README.md)."""
+
+
+_FILES = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+
+
+@tenants.command("validate")
+@_FILES
+def tenants_validate(files: tuple[Path, ...]) -> None:
+    """Report every problem in FILES with file and line; exit 1 if there is any."""
+    from agencyhub.tenancy.tenantfile import validate_tenant_files
+
+    settings = load_settings()
+    problems = validate_tenant_files(list(files), environment=settings.environment)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{len(files)} file(s) valid")
+
+
+@tenants.command("apply")
+@_FILES
+def tenants_apply(files: tuple[Path, ...]) -> None:
+    """Create or update what FILES describe, in one transaction; idempotent."""
+    settings = load_settings()
+    configure_logging(settings)
+    _apply_tenant_files(settings, list(files))
+
+
+def _apply_tenant_files(settings: Settings, files: list[Path]) -> None:
+    from agencyhub.db import Database
+    from agencyhub.tenancy.secrets import Passwords
+    from agencyhub.tenancy.tenantfile import (
+        TenantFileInvalid,
+        apply_tenant_specs,
+        load_tenant_files,
+    )
+
+    try:
+        specs = load_tenant_files(files, environment=settings.environment)
+    except TenantFileInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(1) from exc
+
+    async def apply() -> None:
+        database = Database.from_settings(settings)
+        try:
+            report = await apply_tenant_specs(database, Passwords(settings), settings, specs)
+        finally:
+            await database.dispose()
+        if not report.changed:
+            click.echo("tenant files applied: no changes (already up to date)")
+            return
+        click.echo(f"tenant files applied: {len(report.changes)} change(s)")
+        for change in report.changes:
+            click.echo(f"  {change}")
+        for email, url in report.invitations:
+            click.echo(f"  invitation for {email}: {url}")
+
+    asyncio.run(apply())
+
+
+@tenants.command("export")
+@click.argument("agency")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+def tenants_export(agency: str, output: Path | None) -> None:
+    """Write AGENCY (its slug) as a tenant file (no passwords)."""
+    from agencyhub.db import Database
+    from agencyhub.errors import NotFound
+    from agencyhub.tenancy.tenantfile import export_agency
+
+    settings = load_settings()
+
+    async def export() -> str:
+        database = Database.from_settings(settings)
+        try:
+            return await export_agency(database, agency)
+        finally:
+            await database.dispose()
+
+    try:
+        text = asyncio.run(export())
+    except NotFound as exc:
+        raise click.ClickException(exc.detail) from exc
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()

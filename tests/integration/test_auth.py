@@ -1,0 +1,192 @@
+"""Sign-in, sessions, CSRF, API tokens and the failed-login limit, over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from agencyhub.db import Scope, transaction, utcnow
+from agencyhub.tenancy.models import ApiToken, LoginFailure, UserSession
+from tests.factories import PASSWORD, make_agency, make_user, grant, make_world
+from tests.helpers import sign_in
+
+LOGIN = "/api/v1/auth/login"
+
+
+async def test_sign_in_sets_a_hardened_session_cookie(client, database, passwords):
+    world = await make_world(database, passwords)
+    response = await client.post(
+        LOGIN, json={"email": world.users["a.owner"].email.upper(), "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("agencyhub_session="))
+    assert "HttpOnly" in session_cookie
+    assert "SameSite=lax" in session_cookie or "SameSite=Lax" in session_cookie
+    assert "Secure" not in session_cookie  # only in production
+    body = response.json()
+    assert body["user"]["email"] == world.users["a.owner"].email
+    assert body["memberships"][0]["role"] == "owner"
+    assert body["csrfToken"]
+
+
+async def test_wrong_password_and_unknown_user_answer_the_same(client, database, passwords):
+    world = await make_world(database, passwords)
+    wrong = await client.post(
+        LOGIN, json={"email": world.users["a.owner"].email, "password": "not it at all"}
+    )
+    unknown = await client.post(LOGIN, json={"email": "nobody@example.com", "password": "x"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.headers["content-type"].startswith("application/problem+json")
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+    assert "set-cookie" not in wrong.headers
+
+
+async def test_repeated_failures_lock_the_account(client, database, passwords):
+    user = await make_user(database, passwords)
+    for _ in range(5):
+        response = await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
+        assert response.status_code == 401
+    locked = await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        failures = (await session.scalars(select(LoginFailure))).all()
+    assert len(failures) == 5
+
+
+async def test_failures_from_one_address_are_limited_across_accounts(client, database, passwords):
+    for n in range(20):
+        response = await client.post(LOGIN, json={"email": f"guess{n}@example.com", "password": "x"})
+        assert response.status_code == 401
+    user = await make_user(database, passwords)
+    blocked = await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
+    assert blocked.status_code == 429
+
+
+async def test_a_successful_sign_in_clears_earlier_failures(client, database, passwords):
+    user = await make_user(database, passwords)
+    for _ in range(4):
+        await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
+    await sign_in(client, user.email)
+    for _ in range(4):
+        await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
+    assert (await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})).status_code == 200
+
+
+async def test_unsafe_requests_need_the_csrf_token(client, database, passwords):
+    world = await make_world(database, passwords)
+    caller = await sign_in(client, world.users["a.owner"].email)
+    agency_id = world.agencies["a"].id
+    body = {"slug": "neu", "name": "Neu GmbH"}
+    missing = await client.post(f"/api/v1/agencies/{agency_id}/clients", json=body)
+    wrong = await client.post(
+        f"/api/v1/agencies/{agency_id}/clients", json=body, headers={"x-csrf-token": "nope"}
+    )
+    assert missing.status_code == wrong.status_code == 403
+    assert "CSRF" in missing.json()["detail"]
+    ok = await caller.post(f"/api/v1/agencies/{agency_id}/clients", json=body)
+    assert ok.status_code == 201
+
+
+async def test_logout_ends_the_session_everywhere(client, database, passwords):
+    world = await make_world(database, passwords)
+    caller = await sign_in(client, world.users["a.owner"].email)
+    cookie = client.cookies.get("agencyhub_session")
+    assert (await caller.post("/api/v1/auth/logout")).status_code == 204
+    client.cookies.set("agencyhub_session", cookie)
+    assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_an_expired_session_is_refused(client, database, passwords):
+    world = await make_world(database, passwords)
+    await sign_in(client, world.users["a.owner"].email)
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        await session.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_each_sign_in_gets_a_new_session_id(client, database, passwords):
+    user = await make_user(database, passwords)
+    await sign_in(client, user.email)
+    first = client.cookies.get("agencyhub_session")
+    await sign_in(client, user.email)
+    assert client.cookies.get("agencyhub_session") != first
+
+
+async def test_without_credentials_the_api_answers_401(client):
+    response = await client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["type"].endswith("/unauthenticated")
+
+
+async def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(
+    client, database, passwords
+):
+    world = await make_world(database, passwords)
+    caller = await sign_in(client, world.users["a.owner"].email)
+    created = await caller.post("/api/v1/tokens", json={"name": "CI export", "expiresInDays": 30})
+    assert created.status_code == 201
+    token = created.json()["token"]
+    listed = (await caller.get("/api/v1/tokens")).json()["items"]
+    assert token not in str(listed)
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        stored = (await session.scalars(select(ApiToken))).one()
+    assert token not in (stored.token_hash, stored.prefix)
+
+    client.cookies.clear()
+    bearer = {"authorization": f"Bearer {token}"}
+    me = await client.get("/api/v1/me", headers=bearer)
+    assert me.status_code == 200
+    agency_id = world.agencies["a"].id
+    write = await client.post(
+        f"/api/v1/agencies/{agency_id}/clients", json={"slug": "via-token", "name": "T"}, headers=bearer
+    )
+    assert write.status_code == 201
+
+
+async def test_revoked_and_expired_tokens_are_refused(client, database, passwords):
+    world = await make_world(database, passwords)
+    caller = await sign_in(client, world.users["a.owner"].email)
+    revoked = (await caller.post("/api/v1/tokens", json={"name": "old"})).json()
+    expired = (await caller.post("/api/v1/tokens", json={"name": "stale"})).json()
+    assert (await caller.delete(f"/api/v1/tokens/{revoked['details']['id']}")).status_code == 204
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.name == "stale")
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    client.cookies.clear()
+    for token, reason in ((revoked["token"], "revoked"), (expired["token"], "expired")):
+        response = await client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert reason in response.json()["detail"]
+
+
+async def test_someone_elses_token_cannot_be_revoked(client, database, passwords):
+    world = await make_world(database, passwords)
+    owner = await sign_in(client, world.users["a.owner"].email)
+    token_id = (await owner.post("/api/v1/tokens", json={"name": "mine"})).json()["details"]["id"]
+    other = await sign_in(client, world.users["b.owner"].email)
+    assert (await other.delete(f"/api/v1/tokens/{token_id}")).status_code == 404
+
+
+async def test_me_lists_every_membership_across_agencies(client, database, passwords):
+    freelancer = await make_user(database, passwords)
+    first, second = await make_agency(database), await make_agency(database)
+    await grant(database, freelancer, first, "editor")
+    await grant(database, freelancer, second, "admin")
+    caller = await sign_in(client, freelancer.email)
+    memberships = (await caller.get("/api/v1/me")).json()["memberships"]
+    assert {(m["agencySlug"], m["role"]) for m in memberships} == {
+        (first.slug, "editor"),
+        (second.slug, "admin"),
+    }
+
+
+async def test_validation_on_login_names_the_field(client):
+    response = await client.post(LOGIN, json={"email": "a@b.c"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "password"

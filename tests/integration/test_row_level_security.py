@@ -1,0 +1,88 @@
+"""PostgreSQL row-level security: the second line, below the application's filter.
+
+These tests deliberately bypass the ORM criteria (raw SQL, or the
+``skip_tenant_criteria`` option) to prove that the database alone keeps tenants apart
+for the application role.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from agencyhub.db import Scope, set_scope, transaction
+from agencyhub.tenancy.models import Client, Membership
+from tests.factories import make_world
+
+pytestmark = pytest.mark.postgres
+
+
+async def raw_client_ids(session) -> set[uuid.UUID]:
+    rows = await session.execute(text("SELECT id FROM clients"))
+    return {row[0] for row in rows}
+
+
+async def test_the_app_role_cannot_bypass_rls(pg):
+    async with pg.engine.connect() as conn:
+        flags = (
+            await conn.execute(
+                text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            )
+        ).one()
+    assert tuple(flags) == (False, False)
+
+
+async def test_raw_query_without_scope_sees_nothing(pg, passwords):
+    await make_world(pg, passwords)
+    async with transaction(pg.sessions) as session:
+        assert await raw_client_ids(session) == set()
+        assert (await session.execute(text("SELECT count(*) FROM memberships"))).scalar() == 0
+        assert (await session.execute(text("SELECT count(*) FROM agencies"))).scalar() == 0
+
+
+async def test_raw_query_in_a_tenant_sees_only_that_tenant(pg, passwords):
+    world = await make_world(pg, passwords)
+    scope = Scope(agency_id=world.agencies["a"].id)
+    async with transaction(pg.sessions, scope) as session:
+        assert await raw_client_ids(session) == {world.clients["a1"].id, world.clients["a2"].id}
+        unfiltered = select(Client).execution_options(skip_tenant_criteria=True)
+        orm_rows = (await session.scalars(unfiltered)).all()
+        assert {c.agency_id for c in orm_rows} == {world.agencies["a"].id}
+
+
+async def test_user_scope_sees_own_memberships_and_member_agencies_only(pg, passwords):
+    world = await make_world(pg, passwords)
+    user = world.users["a1.approver"]
+    async with transaction(pg.sessions, Scope(user_id=user.id)) as session:
+        query = select(Membership).execution_options(skip_tenant_criteria=True)
+        own = (await session.scalars(query)).all()
+        assert {m.user_id for m in own} == {user.id}
+        assert await raw_client_ids(session) == set()
+
+
+async def test_writing_into_another_tenant_is_refused(pg, passwords):
+    world = await make_world(pg, passwords)
+    scope = Scope(agency_id=world.agencies["a"].id)
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with transaction(pg.sessions, scope) as session:
+            session.add(Client(agency_id=world.agencies["b"].id, slug="sneaky", name="Sneaky"))
+            await session.flush()
+
+
+async def test_switching_scope_mid_transaction_applies_at_once(pg, passwords):
+    world = await make_world(pg, passwords)
+    async with transaction(pg.sessions) as session:
+        assert await raw_client_ids(session) == set()
+        await set_scope(session, Scope(agency_id=world.agencies["b"].id))
+        assert await raw_client_ids(session) == {world.clients["b1"].id}
+
+
+async def test_the_audit_trail_is_append_only_for_the_app(pg, passwords):
+    world = await make_world(pg, passwords)
+    scope = Scope(agency_id=world.agencies["a"].id)
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with transaction(pg.sessions, scope) as session:
+            await session.execute(text("DELETE FROM events"))

@@ -1,0 +1,199 @@
+"""The role rules of DESIGN §2, exhaustively and as properties."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agencyhub.tenancy import rules
+from agencyhub.tenancy.rules import (
+    AGENCY_ROLES,
+    ALL_ROLES,
+    CLIENT_ROLES,
+    Actor,
+    Grant,
+    Role,
+)
+
+AGENCY = uuid.UUID(int=1)
+OTHER_AGENCY = uuid.UUID(int=2)
+CLIENT = uuid.UUID(int=11)
+OTHER_CLIENT = uuid.UUID(int=12)
+
+
+def actor_with(*grants: tuple[uuid.UUID, uuid.UUID | None, str]) -> Actor:
+    return Actor(
+        user_id=uuid.uuid4(),
+        grants=tuple(
+            Grant(membership_id=uuid.uuid4(), agency_id=a, client_id=c, role=r)
+            for a, c, r in grants
+        ),
+    )
+
+
+def agency_staff(role: str) -> Actor:
+    return actor_with((AGENCY, None, role))
+
+
+def client_person(role: str, client: uuid.UUID = CLIENT) -> Actor:
+    return actor_with((AGENCY, client, role))
+
+
+@pytest.mark.parametrize("role", sorted(AGENCY_ROLES))
+def test_agency_staff_see_every_client_of_their_agency_only(role: str) -> None:
+    actor = agency_staff(role)
+    assert rules.can_view_client(actor, AGENCY, CLIENT)
+    assert rules.can_view_client(actor, AGENCY, OTHER_CLIENT)
+    assert not rules.can_view_client(actor, OTHER_AGENCY, CLIENT)
+
+
+@pytest.mark.parametrize("role", sorted(CLIENT_ROLES))
+def test_client_people_see_only_their_own_client(role: str) -> None:
+    actor = client_person(role)
+    assert rules.can_view_client(actor, AGENCY, CLIENT)
+    assert not rules.can_view_client(actor, AGENCY, OTHER_CLIENT)
+    assert not rules.can_view_agency(actor, AGENCY)
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [(Role.OWNER, True), (Role.ADMIN, True), (Role.EDITOR, False)],
+)
+def test_only_owner_and_admin_manage_clients(role: str, allowed: bool) -> None:
+    assert rules.can_manage_client_record(agency_staff(role), AGENCY) is allowed
+
+
+def test_client_admin_cannot_manage_the_client_record() -> None:
+    assert not rules.can_manage_client_record(client_person(Role.CLIENT_ADMIN), AGENCY)
+
+
+@pytest.mark.parametrize(
+    ("actor", "client", "expected"),
+    [
+        (agency_staff(Role.OWNER), None, AGENCY_ROLES),
+        (agency_staff(Role.ADMIN), None, frozenset({Role.ADMIN, Role.EDITOR})),
+        (agency_staff(Role.EDITOR), None, frozenset()),
+        (agency_staff(Role.OWNER), CLIENT, CLIENT_ROLES),
+        (agency_staff(Role.ADMIN), CLIENT, CLIENT_ROLES),
+        (agency_staff(Role.EDITOR), CLIENT, frozenset()),
+        (client_person(Role.CLIENT_ADMIN), CLIENT, CLIENT_ROLES),
+        (client_person(Role.CLIENT_ADMIN), OTHER_CLIENT, frozenset()),
+        (client_person(Role.CLIENT_ADMIN), None, frozenset()),
+        (client_person(Role.APPROVER), CLIENT, frozenset()),
+        (client_person(Role.EXECUTIVE), CLIENT, frozenset()),
+        (client_person(Role.VIEWER), CLIENT, frozenset()),
+    ],
+)
+def test_invitable_roles(actor: Actor, client: uuid.UUID | None, expected: frozenset[str]) -> None:
+    assert rules.invitable_roles(actor, AGENCY, client) == expected
+
+
+grants = st.lists(
+    st.tuples(
+        st.sampled_from([AGENCY, OTHER_AGENCY]),
+        st.sampled_from([None, CLIENT, OTHER_CLIENT]),
+        st.sampled_from(sorted(ALL_ROLES)),
+    ).filter(lambda g: rules.role_fits_scope(g[2], g[1])),
+    max_size=4,
+)
+
+
+@given(grants, st.sampled_from(sorted(ALL_ROLES)), st.sampled_from([None, CLIENT]))
+def test_no_client_role_ever_grants_agency_roles_or_reaches_other_agencies(
+    held: list[tuple[uuid.UUID, uuid.UUID | None, str]], role: str, client: uuid.UUID | None
+) -> None:
+    actor = actor_with(*[g for g in held if g[1] is not None])  # client people only
+    assert not rules.can_grant(actor, AGENCY, None, role)
+    assert not rules.can_manage_agency(actor, AGENCY)
+    if client is not None and rules.can_grant(actor, AGENCY, client, role):
+        assert role in CLIENT_ROLES
+        assert actor.client_role(AGENCY, client) == Role.CLIENT_ADMIN
+
+
+@given(grants, st.sampled_from(sorted(ALL_ROLES)), st.sampled_from([None, CLIENT, OTHER_CLIENT]))
+def test_nobody_grants_anything_in_an_agency_they_do_not_belong_to(
+    held: list[tuple[uuid.UUID, uuid.UUID | None, str]], role: str, client: uuid.UUID | None
+) -> None:
+    actor = actor_with(*[g for g in held if g[0] == OTHER_AGENCY])
+    assert not rules.can_grant(actor, AGENCY, client, role)
+    assert not rules.can_view_agency(actor, AGENCY)
+    if client is not None:
+        assert not rules.can_view_client(actor, AGENCY, client)
+
+
+@given(grants, st.sampled_from(sorted(ALL_ROLES)))
+def test_granted_roles_always_fit_their_scope(
+    held: list[tuple[uuid.UUID, uuid.UUID | None, str]], role: str
+) -> None:
+    actor = actor_with(*held)
+    for client in (None, CLIENT):
+        if rules.can_grant(actor, AGENCY, client, role):
+            assert rules.role_fits_scope(role, client)
+
+
+def test_the_last_owner_cannot_be_removed_or_demoted() -> None:
+    owner = Grant(uuid.uuid4(), AGENCY, None, Role.OWNER)
+    assert rules.would_orphan_agency(owner, None, owner_count=1)
+    assert rules.would_orphan_agency(owner, Role.ADMIN, owner_count=1)
+    assert not rules.would_orphan_agency(owner, Role.OWNER, owner_count=1)
+    assert not rules.would_orphan_agency(owner, None, owner_count=2)
+    admin = Grant(uuid.uuid4(), AGENCY, None, Role.ADMIN)
+    assert not rules.would_orphan_agency(admin, None, owner_count=1)
+
+
+def test_admin_cannot_touch_an_owner() -> None:
+    owner = Grant(uuid.uuid4(), AGENCY, None, Role.OWNER)
+    assert not rules.can_change_membership(agency_staff(Role.ADMIN), owner, None)
+    assert not rules.can_change_membership(agency_staff(Role.ADMIN), owner, Role.EDITOR)
+    assert rules.can_change_membership(agency_staff(Role.OWNER), owner, Role.ADMIN)
+
+
+def test_invitation_states() -> None:
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    assert rules.invitation_state(now=now, expires_at=later, accepted_at=None, revoked_at=None) == (
+        "pending"
+    )
+    assert rules.invitation_state(now=later, expires_at=later, accepted_at=None, revoked_at=None) == (
+        "expired"
+    )
+    assert rules.invitation_state(now=now, expires_at=later, accepted_at=now, revoked_at=None) == (
+        "accepted"
+    )
+    assert rules.invitation_state(now=now, expires_at=later, accepted_at=None, revoked_at=now) == (
+        "revoked"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("baeckerei-sonnenschein", True),
+        ("a", True),
+        ("-leading", False),
+        ("trailing-", False),
+        ("Upper", False),
+        ("ümlaut", False),
+        ("x" * 64, False),
+    ],
+)
+def test_slugs(value: str, ok: bool) -> None:
+    assert rules.is_valid_slug(value) is ok
+
+
+def test_email_time_zone_and_password_checks() -> None:
+    assert rules.is_valid_email(rules.normalize_email("  Chefin@Sonnenschein.Example "))
+    assert not rules.is_valid_email("no-at-sign")
+    assert rules.is_known_timezone("Europe/Berlin")
+    assert not rules.is_known_timezone("Europe/Atlantis")
+    assert rules.password_problem("short") is not None
+    assert rules.password_problem("long enough password") is None
+
+
+def test_lockout_threshold() -> None:
+    assert not rules.is_locked_out(4, 5)
+    assert rules.is_locked_out(5, 5)
