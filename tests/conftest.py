@@ -50,6 +50,9 @@ def test_settings(database_url: str, migration_url: str = "", **overrides: objec
     return Settings(**values)  # type: ignore[arg-type]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a builder, not a test
+
+
 @dataclass
 class TestDatabase:
     """A migrated database: ``settings`` connect as the app, ``owner_url`` as the owner."""
@@ -149,9 +152,7 @@ def passwords() -> Passwords:
 
 
 @pytest_asyncio.fixture
-async def client(
-    any_database: TestDatabase, database: Database
-) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(any_database: TestDatabase, database: Database) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     """The whole app over HTTP, on either backend, from empty tables.
 
     The app runs on its own event loop and engine; tests build data with ``database``.

@@ -24,7 +24,7 @@ DEMO_TENANTS_DIR = dbadmin.PROJECT_ROOT / "tenants"
 
 def load_settings(**overrides: object) -> Settings:
     try:
-        return Settings.from_env(**overrides)
+        return Settings.from_env(None, **overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
 

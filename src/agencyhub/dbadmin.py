@@ -63,7 +63,8 @@ def current_revision(settings: Settings) -> str | None:
                 )
                 if not has_table:
                     return None
-                return await conn.scalar(text("SELECT version_num FROM alembic_version"))
+                version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+                return str(version) if version else None
         finally:
             await engine.dispose()
 

@@ -12,6 +12,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -185,7 +186,7 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         return handle_unexpected_error(request, exc)
     problem, title = _HTTP_PROBLEMS.get(status, ("http-error", "Request failed"))
     detail = exc.detail or title
-    if status == 400 and "malformed" in detail.lower():
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
         detail = f"The request body is not valid JSON ({detail})."
     if status == 413:
         detail = "The request body is larger than the 1 MiB limit."

@@ -33,7 +33,7 @@ WORKER_TIMEOUT_MS = 100
 def setup_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url)
+        broker = RedisBroker(url=settings.redis_url)  # type: ignore[no-untyped-call]
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from litestar import Request
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,9 +58,7 @@ def provide_passwords(state: State) -> Passwords:
 def client_address(request: Request[Any, Any, Any], trusted_proxies: int) -> str:
     """The caller's address; behind N trusted proxies, the Nth from the right of XFF."""
     if trusted_proxies > 0:
-        forwarded = [
-            part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")
-        ]
+        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
         forwarded = [part for part in forwarded if part]
         if len(forwarded) >= trusted_proxies:
             return forwarded[-trusted_proxies]
@@ -70,7 +69,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
     """Bind a request id, answer it as a header, and log one line per request."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from agencyhub.db import Scope, transaction, utcnow
 from agencyhub.tenancy.models import ApiToken, LoginFailure, UserSession
-from tests.factories import PASSWORD, make_agency, make_user, grant, make_world
+from tests.factories import PASSWORD, grant, make_agency, make_user, make_world
 from tests.helpers import sign_in
 
 LOGIN = "/api/v1/auth/login"
@@ -58,7 +58,9 @@ async def test_repeated_failures_lock_the_account(client, database, passwords):
 
 async def test_failures_from_one_address_are_limited_across_accounts(client, database, passwords):
     for n in range(20):
-        response = await client.post(LOGIN, json={"email": f"guess{n}@example.com", "password": "x"})
+        response = await client.post(
+            LOGIN, json={"email": f"guess{n}@example.com", "password": "x"}
+        )
         assert response.status_code == 401
     user = await make_user(database, passwords)
     blocked = await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
@@ -72,7 +74,9 @@ async def test_a_successful_sign_in_clears_earlier_failures(client, database, pa
     await sign_in(client, user.email)
     for _ in range(4):
         await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
-    assert (await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})).status_code == 200
+    assert (
+        await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
+    ).status_code == 200
 
 
 async def test_unsafe_requests_need_the_csrf_token(client, database, passwords):
@@ -103,7 +107,9 @@ async def test_an_expired_session_is_refused(client, database, passwords):
     world = await make_world(database, passwords)
     await sign_in(client, world.users["a.owner"].email)
     async with transaction(database.sessions, Scope.for_system("tests")) as session:
-        await session.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert (await client.get("/api/v1/me")).status_code == 401
 
 
@@ -141,7 +147,9 @@ async def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(
     assert me.status_code == 200
     agency_id = world.agencies["a"].id
     write = await client.post(
-        f"/api/v1/agencies/{agency_id}/clients", json={"slug": "via-token", "name": "T"}, headers=bearer
+        f"/api/v1/agencies/{agency_id}/clients",
+        json={"slug": "via-token", "name": "T"},
+        headers=bearer,
     )
     assert write.status_code == 201
 

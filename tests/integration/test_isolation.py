@@ -8,15 +8,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from agencyhub.db import Scope, transaction
+from agencyhub.db import Scope, transaction, utcnow
 from agencyhub.tenancy.models import Invitation
 from agencyhub.tenancy.secrets import new_token, token_digest
-from agencyhub.db import utcnow
-from datetime import timedelta
 from tests.factories import World, make_world
 from tests.helpers import sign_in
 
@@ -39,13 +38,17 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/agencies/{agency}", frozenset(AGENCY_STAFF)),
     Endpoint("GET", "/api/v1/agencies/{agency}/clients", frozenset(ROLES)),
     Endpoint(
-        "POST", "/api/v1/agencies/{agency}/clients", frozenset(MANAGERS),
+        "POST",
+        "/api/v1/agencies/{agency}/clients",
+        frozenset(MANAGERS),
         {"slug": "neu", "name": "Neu GmbH"},
     ),
     Endpoint("GET", "/api/v1/agencies/{agency}/memberships", frozenset(AGENCY_STAFF)),
     Endpoint("GET", "/api/v1/agencies/{agency}/invitations", frozenset(MANAGERS)),
     Endpoint(
-        "POST", "/api/v1/agencies/{agency}/invitations", frozenset(MANAGERS),
+        "POST",
+        "/api/v1/agencies/{agency}/invitations",
+        frozenset(MANAGERS),
         {"email": "new.editor@example.com", "role": "editor"},
     ),
     Endpoint("GET", "/api/v1/clients/{client}", frozenset(ROLES)),
@@ -53,18 +56,20 @@ ENDPOINTS = (
     Endpoint("POST", "/api/v1/clients/{client}/archive", frozenset(MANAGERS)),
     Endpoint("POST", "/api/v1/clients/{client}/restore", frozenset(MANAGERS)),
     Endpoint("GET", "/api/v1/clients/{client}/memberships", frozenset(ROLES)),
+    Endpoint("GET", "/api/v1/clients/{client}/invitations", frozenset(MANAGERS | {"client_admin"})),
     Endpoint(
-        "GET", "/api/v1/clients/{client}/invitations", frozenset(MANAGERS | {"client_admin"})
-    ),
-    Endpoint(
-        "POST", "/api/v1/clients/{client}/invitations", frozenset(MANAGERS | {"client_admin"}),
+        "POST",
+        "/api/v1/clients/{client}/invitations",
+        frozenset(MANAGERS | {"client_admin"}),
         {"email": "new.viewer@example.com", "role": "viewer"},
     ),
     Endpoint(
         "POST", "/api/v1/invitations/{invitation}/revoke", frozenset(MANAGERS | {"client_admin"})
     ),
     Endpoint(
-        "PATCH", "/api/v1/memberships/{membership}", frozenset(MANAGERS | {"client_admin"}),
+        "PATCH",
+        "/api/v1/memberships/{membership}",
+        frozenset(MANAGERS | {"client_admin"}),
         {"role": "approver"},
     ),
     Endpoint("DELETE", "/api/v1/memberships/{membership}", frozenset(MANAGERS | {"client_admin"})),
@@ -127,8 +132,10 @@ async def test_another_clients_objects_in_the_same_agency_are_not_found(
     caller = await sign_in(pg_client, world.users[f"a1.{role}"].email)
     sibling = await targets(pg, world, "a", "a2")
     for endpoint in ENDPOINTS:
-        if "{client}" not in endpoint.path and "{membership}" not in endpoint.path and (
-            "{invitation}" not in endpoint.path
+        if (
+            "{client}" not in endpoint.path
+            and "{membership}" not in endpoint.path
+            and ("{invitation}" not in endpoint.path)
         ):
             continue
         response = await call(caller, endpoint, sibling)
@@ -148,7 +155,11 @@ async def test_own_tenant_answers_by_role(pg_client, pg, passwords, role):
         else:
             assert response.status_code in (403, 404), (role, endpoint.path, response.text)
             # Visible but not permitted is 403; only what the role cannot see is 404.
-            if endpoint.method == "GET" or "{agency}" in endpoint.path or "{client}" in endpoint.path:
+            if (
+                endpoint.method == "GET"
+                or "{agency}" in endpoint.path
+                or "{client}" in endpoint.path
+            ):
                 assert response.status_code == 403, (role, endpoint.path, response.text)
 
 

@@ -158,9 +158,9 @@ def test_invitation_states() -> None:
     assert rules.invitation_state(now=now, expires_at=later, accepted_at=None, revoked_at=None) == (
         "pending"
     )
-    assert rules.invitation_state(now=later, expires_at=later, accepted_at=None, revoked_at=None) == (
-        "expired"
-    )
+    assert rules.invitation_state(
+        now=later, expires_at=later, accepted_at=None, revoked_at=None
+    ) == ("expired")
     assert rules.invitation_state(now=now, expires_at=later, accepted_at=now, revoked_at=None) == (
         "accepted"
     )

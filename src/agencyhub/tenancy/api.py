@@ -66,7 +66,9 @@ async def provide_actor(request: Request[Any, Any, Any], session: AsyncSession) 
         authenticated = await auth.authenticate_session_cookie(session, cookie)
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not (sent and authenticated.csrf_token and same_secret(sent, authenticated.csrf_token)):
+            if not (
+                sent and authenticated.csrf_token and same_secret(sent, authenticated.csrf_token)
+            ):
                 raise Forbidden("The CSRF token is missing or wrong (header X-CSRF-Token).")
     structlog.contextvars.bind_contextvars(user_id=str(authenticated.user.id))
     return await auth.load_actor(session, authenticated.user.id)
@@ -252,9 +254,7 @@ class AuthController(Controller):
         return TokenCreated(token=token, details=token_out(row))
 
     @delete("/tokens/{token_id:uuid}", status_code=HTTP_204_NO_CONTENT)
-    async def revoke_token(
-        self, session: AsyncSession, actor: Actor, token_id: uuid.UUID
-    ) -> None:
+    async def revoke_token(self, session: AsyncSession, actor: Actor, token_id: uuid.UUID) -> None:
         await auth.revoke_api_token(session, actor.user_id, token_id)
 
 
@@ -335,16 +335,12 @@ class ClientController(Controller):
         return client_out(await service.update_client(session, actor, client_id, data))
 
     @post("/archive", status_code=200)
-    async def archive(
-        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
-    ) -> ClientOut:
+    async def archive(self, session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> ClientOut:
         client = await service.set_client_archived(session, actor, client_id, archived=True)
         return client_out(client)
 
     @post("/restore", status_code=200)
-    async def restore(
-        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
-    ) -> ClientOut:
+    async def restore(self, session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> ClientOut:
         client = await service.set_client_archived(session, actor, client_id, archived=False)
         return client_out(client)
 
@@ -397,9 +393,7 @@ class MembershipController(Controller):
         return member_out(service.Member(membership=membership, user=user))
 
     @delete("", status_code=HTTP_204_NO_CONTENT)
-    async def remove(
-        self, session: AsyncSession, actor: Actor, membership_id: uuid.UUID
-    ) -> None:
+    async def remove(self, session: AsyncSession, actor: Actor, membership_id: uuid.UUID) -> None:
         await service.change_membership(session, actor, membership_id, None)
 
 
@@ -437,28 +431,16 @@ class InvitationController(Controller):
         data: InvitationAccept,
     ) -> Response[LoginOut]:
         """Accept: set a password (new account) or confirm it (existing), and sign in."""
-        details = await service.open_invitation(session, token)
-        existing = details.existing_user
         ip_address = client_address(request, settings.trusted_proxy_count)
-        has_password = bool(existing and existing.password_hash)
-        if has_password:
-            await auth.check_login_allowed(
-                session, settings, details.invitation.email, ip_address, service.utcnow()
-            )
-        matches = has_password and passwords.verify(
-            existing.password_hash if existing else None, data.password
-        )
-        if has_password and not matches:
-            await auth.record_login_failure(
-                runtime_of(request.app.state).db.sessions, details.invitation.email, ip_address
-            )
-        user = await service.accept_invitation(
+        user = await service.accept_invitation_link(
             session,
-            details,
+            runtime_of(request.app.state).db.sessions,
+            settings,
+            passwords,
+            token=token,
             password=data.password,
             name=data.name,
-            password_matches=matches,
-            new_password_hash=None if has_password else passwords.hash(data.password),
+            ip_address=ip_address,
         )
         new = await auth.start_session(session, settings, user, ip_address)
         return await signed_in_response(session, settings, new)

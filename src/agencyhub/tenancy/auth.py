@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.config import Settings
 from agencyhub.db import Scope, set_scope, transaction, utcnow
@@ -80,10 +81,12 @@ async def check_login_allowed(
         )
 
 
-async def _count_failures(session: AsyncSession, condition: object, since: datetime) -> int:
+async def _count_failures(
+    session: AsyncSession, condition: ColumnElement[bool], since: datetime
+) -> int:
     query = (
         select(func.count()).select_from(LoginFailure).where(condition, LoginFailure.at >= since)
-    )  # type: ignore[arg-type]
+    )
     return int(await session.scalar(query) or 0)
 
 

@@ -9,7 +9,7 @@ from importlib.resources import files
 
 from litestar import Controller, MediaType, get
 
-_PAGES = files("agencyhub.tenancy").joinpath("pages")
+_PAGES = files("agencyhub.tenancy").joinpath("page_templates")
 
 
 def _page(name: str) -> str:

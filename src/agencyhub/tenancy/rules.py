@@ -109,7 +109,10 @@ def invitable_roles(
         if agency_role == Role.ADMIN:
             return frozenset({Role.ADMIN, Role.EDITOR})
         return frozenset()
-    if agency_role in AGENCY_MANAGERS or actor.client_role(agency_id, client_id) == Role.CLIENT_ADMIN:
+    if (
+        agency_role in AGENCY_MANAGERS
+        or actor.client_role(agency_id, client_id) == Role.CLIENT_ADMIN
+    ):
         return CLIENT_ROLES
     return frozenset()
 

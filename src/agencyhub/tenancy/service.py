@@ -16,17 +16,22 @@ import msgspec
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agencyhub.audit.service import record_event
 from agencyhub.config import Settings
 from agencyhub.db import Scope, enter_tenant, set_scope, utcnow
 from agencyhub.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from agencyhub.tenancy import rules
+from agencyhub.tenancy import auth, rules
 from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
 from agencyhub.tenancy.rules import Actor, Grant, Role
 from agencyhub.tenancy.schemas import ClientCreate, ClientUpdate
-from agencyhub.tenancy.secrets import INVITATION_TOKEN_PREFIX, new_token, token_digest
+from agencyhub.tenancy.secrets import (
+    INVITATION_TOKEN_PREFIX,
+    Passwords,
+    new_token,
+    token_digest,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -536,34 +541,39 @@ async def open_invitation(session: AsyncSession, token: str) -> InvitationDetail
     )
 
 
-async def accept_invitation(
+async def accept_invitation_link(
     session: AsyncSession,
-    details: InvitationDetails,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    passwords: Passwords,
     *,
+    token: str,
     password: str,
     name: str,
-    password_matches: bool,
-    new_password_hash: str | None,
+    ip_address: str,
 ) -> User:
-    """Create or complete the account and grant the membership, once.
+    """Accept an invitation: create or complete the account, grant the membership once.
 
-    An account that already has a password must prove it (``password_matches``):
-    the link alone must never take over an existing account.
+    An account that already has a password must prove it: the link alone must never
+    take over an existing account. Such proofs count as sign-in attempts.
     """
-    invitation = details.invitation
-    user = details.existing_user
-    if user is not None and user.password_hash and not password_matches:
-        raise InvalidInput("does not match the password of your existing account", field="password")
-    if user is None or not user.password_hash:
+    details = await open_invitation(session, token)
+    invitation, user = details.invitation, details.existing_user
+    if user is not None and user.password_hash:
+        await auth.check_login_allowed(session, settings, invitation.email, ip_address, utcnow())
+        if not passwords.verify(user.password_hash, password):
+            await auth.record_login_failure(sessions, invitation.email, ip_address)
+            raise InvalidInput(
+                "does not match the password of your existing account", field="password"
+            )
+    else:
         problem = rules.password_problem(password)
         if problem:
             raise InvalidInput(problem, field="password")
-        assert new_password_hash is not None
-    if user is None:
-        user = User(email=invitation.email, name=name.strip())
-        session.add(user)
-    if not user.password_hash:
-        user.password_hash = new_password_hash
+        if user is None:
+            user = User(email=invitation.email)
+            session.add(user)
+        user.password_hash = passwords.hash(password)
         user.password_changed_at = utcnow()
     if name.strip() and not user.name:
         user.name = name.strip()
@@ -631,7 +641,8 @@ async def describe_memberships(session: AsyncSession, actor: Actor) -> list[Memb
     if not actor.grants:
         return []
     agencies = {
-        a.id: a for a in await session.scalars(select(Agency).where(Agency.id.in_(actor.agency_ids)))
+        a.id: a
+        for a in await session.scalars(select(Agency).where(Agency.id.in_(actor.agency_ids)))
     }
     client_ids = [g.client_id for g in actor.grants if g.client_id is not None]
     clients = {

@@ -1,0 +1,129 @@
+"""Bad input gets a precise problem+json answer, loses nothing, and leaks no internals."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from agencyhub.audit.models import Event
+from agencyhub.db import Scope, transaction
+from agencyhub.tenancy.models import Client
+from tests.factories import make_world
+from tests.helpers import sign_in
+
+PROBLEM = "application/problem+json"
+
+
+async def count(database, model) -> int:
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def owner_of_a(client, database, passwords):
+    world = await make_world(database, passwords)
+    caller = await sign_in(client, world.users["a.owner"].email)
+    return world, caller, f"/api/v1/agencies/{world.agencies['a'].id}/clients"
+
+
+async def test_malformed_json_is_400(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    before = await count(database, Client)
+    response = await caller.post(
+        path, content=b'{"slug": "x",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert "not valid JSON" in response.json()["detail"]
+    assert await count(database, Client) == before
+
+
+async def test_validation_error_is_422_naming_the_field(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    response = await caller.post(path, json={"slug": "Not A Slug!", "name": "X"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["errors"][0]["field"] == "slug"
+    assert body["type"].endswith("/validation")
+
+
+async def test_unknown_fields_are_refused(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    response = await caller.post(path, json={"slug": "ok", "name": "X", "plan": "free"})
+    assert response.status_code == 422
+    assert "plan" in response.json()["detail"]
+
+
+async def test_rule_violations_are_422_and_write_nothing(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    clients_before, events_before = await count(database, Client), await count(database, Event)
+    bad_zone = await caller.post(path, json={"slug": "ok", "name": "X", "timezone": "Mars/Base"})
+    bad_locale = await caller.post(path, json={"slug": "ok", "name": "X", "locale": "fr"})
+    blank = await caller.post(path, json={"slug": "ok", "name": "   "})
+    assert [r.status_code for r in (bad_zone, bad_locale, blank)] == [422, 422, 422]
+    assert [r.json()["errors"][0]["field"] for r in (bad_zone, bad_locale, blank)] == [
+        "timezone",
+        "locale",
+        "name",
+    ]
+    assert await count(database, Client) == clients_before
+    assert await count(database, Event) == events_before
+
+
+async def test_duplicate_slug_is_409(client, database, passwords):
+    world, caller, path = await owner_of_a(client, database, passwords)
+    response = await caller.post(path, json={"slug": world.clients["a1"].slug, "name": "Twin"})
+    assert response.status_code == 409
+
+
+async def test_unknown_and_malformed_ids_are_404(client, database, passwords):
+    _, caller, _ = await owner_of_a(client, database, passwords)
+    assert (await caller.get(f"/api/v1/clients/{uuid.uuid4()}")).status_code == 404
+    malformed = await caller.get("/api/v1/clients/not-a-uuid")
+    assert malformed.status_code == 404
+    assert malformed.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_body_over_one_mebibyte_is_413(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    huge = b'{"slug": "x", "name": "' + b"a" * (1024 * 1024) + b'"}'
+    response = await caller.post(path, content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_every_answer_carries_a_request_id(client):
+    response = await client.get("/healthz", headers={"x-request-id": "trace-12345678"})
+    assert response.headers["x-request-id"] == "trace-12345678"
+    generated = await client.get("/api/v1/me")
+    assert len(generated.headers["x-request-id"]) == 32
+    assert generated.json()["requestId"] == generated.headers["x-request-id"]
+
+
+async def test_an_unexpected_error_shows_no_internals(client, database, passwords, monkeypatch):
+    from agencyhub.tenancy import service
+
+    async def explode(*_args, **_kwargs):
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    monkeypatch.setattr(service, "list_clients", explode)
+    _, caller, path = await owner_of_a(client, database, passwords)
+    response = await caller.get(path)
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text
+    assert response.json()["requestId"]
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_openapi_schema_is_served(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert "/api/v1/auth/login" in schema["paths"]
+    assert "/api/v1/agencies/{agency_id}/clients" in schema["paths"]
