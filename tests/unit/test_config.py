@@ -1,0 +1,61 @@
+"""Settings come from AGENCYHUB_* variables, with safe production checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from agencyhub.config import Settings, SettingsError
+
+
+def test_defaults_run_the_embedded_demo() -> None:
+    settings = Settings.from_env({})
+    assert settings.environment == "demo"
+    assert settings.is_sqlite
+    assert not settings.secure_cookies
+    assert settings.effective_migration_url == settings.database_url
+
+
+def test_variables_override_and_are_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "AGENCYHUB_LOGIN_MAX_FAILURES_PER_ACCOUNT": "3",
+            "AGENCYHUB_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "AGENCYHUB_MIGRATION_DATABASE_URL": "sqlite+aiosqlite:///owner.db",
+        }
+    )
+    assert settings.login_max_failures_per_account == 3
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.effective_migration_url == "sqlite+aiosqlite:///owner.db"
+
+
+def test_a_malformed_number_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="AGENCYHUB_SESSION_MAX_AGE_SECONDS"):
+        Settings.from_env({"AGENCYHUB_SESSION_MAX_AGE_SECONDS": "twelve hours"})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AGENCYHUB_ENVIRONMENT": "production"}, "AGENCYHUB_SECRET_KEY"),
+        (
+            {"AGENCYHUB_ENVIRONMENT": "production", "AGENCYHUB_SECRET_KEY": "x" * 40},
+            "PostgreSQL",
+        ),
+        ({"AGENCYHUB_ENVIRONMENT": "staging"}, "AGENCYHUB_ENVIRONMENT"),
+        ({"AGENCYHUB_LOG_FORMAT": "xml"}, "AGENCYHUB_LOG_FORMAT"),
+    ],
+)
+def test_unsafe_or_unknown_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_production_with_postgres_and_a_secret_is_accepted() -> None:
+    settings = Settings.from_env(
+        {
+            "AGENCYHUB_ENVIRONMENT": "production",
+            "AGENCYHUB_SECRET_KEY": "s" * 48,
+            "AGENCYHUB_DATABASE_URL": "postgresql+asyncpg://agencyhub_app@db/agencyhub",
+        }
+    )
+    assert settings.secure_cookies
