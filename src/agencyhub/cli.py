@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
 import threading
-import tomllib
 from pathlib import Path
 
 import click
@@ -66,16 +66,15 @@ def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: i
     specs = load_tenant_files(files, environment=settings.environment)
     click.echo("")
     click.secho(f"AgencyHub demo on http://{host}:{port}  (API docs: /schema)", bold=True)
-    for path, spec in zip(files, specs, strict=True):
-        password = tomllib.loads(path.read_text(encoding="utf-8")).get("demo", {}).get("password")
+    for spec in specs:
         click.echo(f"\n  {spec.agency.name} ({spec.agency.slug})")
         for person in spec.people:
             click.echo(f"    {person.email:<36} {person.role}")
         for client in spec.clients:
             for person in client.people:
                 click.echo(f"    {person.email:<36} {person.role} at {client.name}")
-        if password:
-            click.echo(f"    password for every login above: {password}")
+        if spec.demo_password:
+            click.echo(f"    password for every login above: {spec.demo_password}")
     click.echo("")
 
 
@@ -187,12 +186,17 @@ _FILES = click.argument(
 
 @tenants.command("validate")
 @_FILES
-def tenants_validate(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--environment",
+    type=click.Choice(["demo", "test", "production"]),
+    help="Validate as for this environment (default: AGENCYHUB_ENVIRONMENT, else demo).",
+)
+def tenants_validate(files: tuple[Path, ...], environment: str | None) -> None:
     """Report every problem in FILES with file and line; exit 1 if there is any."""
     from agencyhub.tenancy.tenantfile import validate_tenant_files
 
-    settings = load_settings()
-    problems = validate_tenant_files(list(files), environment=settings.environment)
+    environment = environment or os.environ.get("AGENCYHUB_ENVIRONMENT", "demo")
+    problems = validate_tenant_files(list(files), environment=environment)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -218,14 +222,8 @@ def _apply_tenant_files(settings: Settings, files: list[Path]) -> None:
         load_tenant_files,
     )
 
-    try:
-        specs = load_tenant_files(files, environment=settings.environment)
-    except TenantFileInvalid as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(1) from exc
-
     async def apply() -> None:
+        specs = load_tenant_files(files, environment=settings.environment)
         database = Database.from_settings(settings)
         try:
             report = await apply_tenant_specs(database, Passwords(settings), settings, specs)
@@ -240,7 +238,12 @@ def _apply_tenant_files(settings: Settings, files: list[Path]) -> None:
         for email, url in report.invitations:
             click.echo(f"  invitation for {email}: {url}")
 
-    asyncio.run(apply())
+    try:
+        asyncio.run(apply())
+    except TenantFileInvalid as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(1) from exc
 
 
 @tenants.command("export")

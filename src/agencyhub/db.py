@@ -16,7 +16,7 @@ logged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -176,6 +176,30 @@ def _tenant_models() -> list[type[Any]]:
     return [
         mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantScoped)
     ]
+
+
+def after_commit(session: AsyncSession | Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current transaction has committed; never on rollback.
+
+    Side effects that others can observe (mail, live events, broker messages) go here,
+    so nobody is told about a change that may still roll back.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # the change is committed; a failed side effect must not undo it
+            log.exception("db.after_commit_failed", callback=getattr(callback, "__name__", "?"))
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
 
 
 @event.listens_for(TenantSession, "after_begin")

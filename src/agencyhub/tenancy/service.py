@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agencyhub.audit.service import record_event
 from agencyhub.config import Settings
-from agencyhub.db import Scope, enter_tenant, set_scope, utcnow
+from agencyhub.db import Scope, after_commit, enter_tenant, set_scope, utcnow
 from agencyhub.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from agencyhub.tenancy import auth, rules
 from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
@@ -360,7 +360,7 @@ async def invite(
         payload={"email": email, "role": role},
     )
     accept_url = f"{settings.base_url.rstrip('/')}/invitations/{token}"
-    deliver_invitation(settings, invitation, accept_url)
+    after_commit(session, lambda: deliver_invitation(settings, invitation, accept_url))
     return NewInvitation(invitation=invitation, token=token, accept_url=accept_url)
 
 

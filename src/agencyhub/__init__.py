@@ -1,0 +1,1 @@
+"""AgencyHub: approvals, SLAs and emergency plans between agencies and their clients."""

@@ -1,0 +1,1 @@
+"""Tenancy: agencies, clients, people, roles, sign-in and invitations."""
