@@ -143,7 +143,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {dbadmin.current_revision(settings)}")
 
 
-@db.command("downgrade")
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate down to REVISION (for example -1 or base)."""
