@@ -74,6 +74,20 @@ async def _admin(statement: str) -> None:
         await engine.dispose()
 
 
+async def ensure_app_role(settings: Settings) -> None:
+    """Roles are cluster-wide: parallel test workers take turns creating/altering it."""
+    engine = create_engine(ADMIN_URL, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(724001)"))
+            try:
+                await dbadmin.create_app_role(settings)
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(724001)"))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[TestDatabase]:
     name = f"agencyhub_test_{os.getpid()}_{secrets.token_hex(3)}"
@@ -85,7 +99,7 @@ def postgres_database() -> Iterator[TestDatabase]:
         .render_as_string(hide_password=False)
     )
     settings = test_settings(app_url, owner_url)
-    asyncio.run(dbadmin.create_app_role(settings))
+    asyncio.run(ensure_app_role(settings))
     dbadmin.upgrade(settings)
     try:
         yield TestDatabase("postgres", settings, owner_url)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +52,9 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def provide_actor(request: Request[Any, Any, Any], session: AsyncSession) -> Actor:
+async def provide_actor(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+) -> Actor:
     """Who is calling: a Bearer token, or a session cookie plus CSRF token on writes."""
     authorization = request.headers.get("authorization")
     if authorization:
@@ -201,10 +204,10 @@ class AuthController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        session: AsyncSession,
-        settings: Settings,
-        passwords: Passwords,
-        data: LoginRequest,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        passwords: NamedDependency[Passwords],
+        data: JSONBody[LoginRequest],
     ) -> Response[LoginOut]:
         """Sign in with e-mail and password; sets the session and CSRF cookies."""
         new = await auth.login(
@@ -220,7 +223,10 @@ class AuthController(Controller):
 
     @post("/auth/logout", status_code=HTTP_204_NO_CONTENT)
     async def logout(
-        self, request: Request[Any, Any, Any], session: AsyncSession, actor: Actor
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
     ) -> Response[None]:
         """End this session (the cookie stops working everywhere)."""
         token = request.cookies.get(SESSION_COOKIE)
@@ -232,20 +238,28 @@ class AuthController(Controller):
         return response
 
     @get("/me")
-    async def me(self, session: AsyncSession, actor: Actor) -> MeOut:
+    async def me(
+        self, session: NamedDependency[AsyncSession], actor: NamedDependency[Actor]
+    ) -> MeOut:
         """The signed-in user with every membership."""
         user = await session.get(User, actor.user_id)
         assert user is not None
         return MeOut(user=user_out(user), memberships=await memberships_out(session, actor))
 
     @get("/tokens")
-    async def list_tokens(self, session: AsyncSession, actor: Actor) -> TokenList:
+    async def list_tokens(
+        self, session: NamedDependency[AsyncSession], actor: NamedDependency[Actor]
+    ) -> TokenList:
         tokens = await auth.list_api_tokens(session, actor.user_id)
         return TokenList(items=[token_out(t) for t in tokens])
 
     @post("/tokens", status_code=HTTP_201_CREATED)
     async def create_token(
-        self, session: AsyncSession, settings: Settings, actor: Actor, data: TokenCreate
+        self,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        actor: NamedDependency[Actor],
+        data: JSONBody[TokenCreate],
     ) -> TokenCreated:
         """A personal API token for integrations; the token text is shown only now."""
         token, row = await auth.create_api_token(
@@ -254,7 +268,12 @@ class AuthController(Controller):
         return TokenCreated(token=token, details=token_out(row))
 
     @delete("/tokens/{token_id:uuid}", status_code=HTTP_204_NO_CONTENT)
-    async def revoke_token(self, session: AsyncSession, actor: Actor, token_id: uuid.UUID) -> None:
+    async def revoke_token(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        token_id: FromPath[uuid.UUID],
+    ) -> None:
         await auth.revoke_api_token(session, actor.user_id, token_id)
 
 
@@ -264,17 +283,20 @@ class AgencyController(Controller):
 
     @get("")
     async def get_agency(
-        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        agency_id: FromPath[uuid.UUID],
     ) -> AgencyOut:
         return agency_out(await service.get_agency(session, actor, agency_id))
 
     @get("/clients")
     async def list_clients(
         self,
-        session: AsyncSession,
-        actor: Actor,
-        agency_id: uuid.UUID,
-        include_archived: bool = Parameter(query="includeArchived", default=False),
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        agency_id: FromPath[uuid.UUID],
+        include_archived: Annotated[bool, QueryParameter(name="includeArchived")] = False,
     ) -> ClientList:
         """The client companies the caller may see (client people: only their own)."""
         clients = await service.list_clients(
@@ -284,20 +306,30 @@ class AgencyController(Controller):
 
     @post("/clients", status_code=HTTP_201_CREATED)
     async def create_client(
-        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID, data: ClientCreate
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        agency_id: FromPath[uuid.UUID],
+        data: JSONBody[ClientCreate],
     ) -> ClientOut:
         return client_out(await service.create_client(session, actor, agency_id, data))
 
     @get("/memberships")
     async def list_members(
-        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        agency_id: FromPath[uuid.UUID],
     ) -> MemberList:
         members = await service.list_agency_members(session, actor, agency_id)
         return MemberList(items=[member_out(m) for m in members])
 
     @get("/invitations")
     async def list_invitations(
-        self, session: AsyncSession, actor: Actor, agency_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        agency_id: FromPath[uuid.UUID],
     ) -> InvitationList:
         rows = await service.list_agency_invitations(session, actor, agency_id)
         return InvitationList(items=[invitation_out(i) for i in rows])
@@ -305,11 +337,11 @@ class AgencyController(Controller):
     @post("/invitations", status_code=HTTP_201_CREATED)
     async def invite(
         self,
-        session: AsyncSession,
-        settings: Settings,
-        actor: Actor,
-        agency_id: uuid.UUID,
-        data: InvitationCreate,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        actor: NamedDependency[Actor],
+        agency_id: FromPath[uuid.UUID],
+        data: JSONBody[InvitationCreate],
     ) -> InvitationCreated:
         """Invite agency staff (owner, admin, editor) by e-mail."""
         new = await service.invite_to_agency(
@@ -324,36 +356,59 @@ class ClientController(Controller):
 
     @get("")
     async def get_client(
-        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
     ) -> ClientOut:
         return client_out(await service.get_client_for(session, actor, client_id))
 
     @patch("")
     async def update_client(
-        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID, data: ClientUpdate
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        data: JSONBody[ClientUpdate],
     ) -> ClientOut:
         return client_out(await service.update_client(session, actor, client_id, data))
 
     @post("/archive", status_code=200)
-    async def archive(self, session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> ClientOut:
+    async def archive(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+    ) -> ClientOut:
         client = await service.set_client_archived(session, actor, client_id, archived=True)
         return client_out(client)
 
     @post("/restore", status_code=200)
-    async def restore(self, session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> ClientOut:
+    async def restore(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+    ) -> ClientOut:
         client = await service.set_client_archived(session, actor, client_id, archived=False)
         return client_out(client)
 
     @get("/memberships")
     async def list_members(
-        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
     ) -> MemberList:
         members = await service.list_client_members(session, actor, client_id)
         return MemberList(items=[member_out(m) for m in members])
 
     @get("/invitations")
     async def list_invitations(
-        self, session: AsyncSession, actor: Actor, client_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
     ) -> InvitationList:
         rows = await service.list_client_invitations(session, actor, client_id)
         return InvitationList(items=[invitation_out(i) for i in rows])
@@ -361,11 +416,11 @@ class ClientController(Controller):
     @post("/invitations", status_code=HTTP_201_CREATED)
     async def invite(
         self,
-        session: AsyncSession,
-        settings: Settings,
-        actor: Actor,
-        client_id: uuid.UUID,
-        data: InvitationCreate,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        data: JSONBody[InvitationCreate],
     ) -> InvitationCreated:
         """Invite a client employee (client_admin, approver, executive, viewer)."""
         new = await service.invite_to_client(
@@ -381,10 +436,10 @@ class MembershipController(Controller):
     @patch("")
     async def change_role(
         self,
-        session: AsyncSession,
-        actor: Actor,
-        membership_id: uuid.UUID,
-        data: MembershipUpdate,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        membership_id: FromPath[uuid.UUID],
+        data: JSONBody[MembershipUpdate],
     ) -> MemberOut:
         membership = await service.change_membership(session, actor, membership_id, data.role)
         assert membership is not None
@@ -393,7 +448,12 @@ class MembershipController(Controller):
         return member_out(service.Member(membership=membership, user=user))
 
     @delete("", status_code=HTTP_204_NO_CONTENT)
-    async def remove(self, session: AsyncSession, actor: Actor, membership_id: uuid.UUID) -> None:
+    async def remove(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        membership_id: FromPath[uuid.UUID],
+    ) -> None:
         await service.change_membership(session, actor, membership_id, None)
 
 
@@ -403,12 +463,17 @@ class InvitationController(Controller):
 
     @post("/invitations/{invitation_id:uuid}/revoke", status_code=200)
     async def revoke(
-        self, session: AsyncSession, actor: Actor, invitation_id: uuid.UUID
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        invitation_id: FromPath[uuid.UUID],
     ) -> InvitationOut:
         return invitation_out(await service.revoke_invitation(session, actor, invitation_id))
 
     @get("/invitation-links/{token:str}")
-    async def preview(self, session: AsyncSession, token: str) -> InvitationPreview:
+    async def preview(
+        self, session: NamedDependency[AsyncSession], token: FromPath[str]
+    ) -> InvitationPreview:
         """What an invitation link offers, before accepting it (no sign-in needed)."""
         details = await service.open_invitation(session, token)
         return InvitationPreview(
@@ -424,11 +489,11 @@ class InvitationController(Controller):
     async def accept(
         self,
         request: Request[Any, Any, Any],
-        session: AsyncSession,
-        settings: Settings,
-        passwords: Passwords,
-        token: str,
-        data: InvitationAccept,
+        session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        passwords: NamedDependency[Passwords],
+        token: FromPath[str],
+        data: JSONBody[InvitationAccept],
     ) -> Response[LoginOut]:
         """Accept: set a password (new account) or confirm it (existing), and sign in."""
         ip_address = client_address(request, settings.trusted_proxy_count)

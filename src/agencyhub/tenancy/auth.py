@@ -206,7 +206,7 @@ async def create_api_token(
         expires_at=utcnow() + timedelta(days=lifetime),
     )
     session.add(row)
-    await session.flush([row])
+    await session.flush()
     log.info("auth.token_created", token_id=str(row.id), user_id=str(user_id))
     return token, row
 

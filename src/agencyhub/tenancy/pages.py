@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 from litestar import Controller, MediaType, get
+from litestar.params import FromPath
 
 _PAGES = files("agencyhub.tenancy").joinpath("page_templates")
 
@@ -25,5 +26,5 @@ class InvitationPage(Controller):
         return _page("home.html")
 
     @get("/invitations/{token:str}", media_type=MediaType.HTML, exclude_from_auth=True)
-    async def invitation(self, token: str) -> str:
+    async def invitation(self, token: FromPath[str]) -> str:
         return _page("invitation.html")

@@ -76,6 +76,11 @@ class Actor:
         return None
 
 
+def role_at_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
+    """The role the actor acts in for this client: their agency role, else client role."""
+    return actor.agency_role(agency_id) or actor.client_role(agency_id, client_id)
+
+
 def can_view_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
     """Agency staff see their agency; client people only their own client."""
     return actor.agency_role(agency_id) is not None

@@ -110,7 +110,7 @@ async def create_client(
         locale=data.locale,
     )
     session.add(client)
-    await session.flush([client])
+    await session.flush()
     await record_event(
         session,
         type="client.created",
@@ -223,7 +223,7 @@ async def _members(session: AsyncSession, condition: object) -> list[Member]:
         .where(condition)  # type: ignore[arg-type]
         .order_by(Membership.client_id.is_not(None), User.email)
     )
-    return [Member(membership=m, user=u) for m, u in rows.tuples()]
+    return [Member(membership=m, user=u) for m, u in rows]
 
 
 async def get_membership_for(
@@ -348,7 +348,7 @@ async def invite(
         expires_at=utcnow() + timedelta(hours=settings.invitation_ttl_hours),
     )
     session.add(invitation)
-    await session.flush([invitation])
+    await session.flush()
     await record_event(
         session,
         type="invitation.created",
@@ -577,7 +577,7 @@ async def accept_invitation_link(
         user.password_changed_at = utcnow()
     if name.strip() and not user.name:
         user.name = name.strip()
-    await session.flush([user])
+    await session.flush()
     membership = await _grant_membership(session, invitation, user)
     invitation.accepted_at = utcnow()
     for event_type, subject_type, subject_id in (
@@ -620,7 +620,7 @@ async def _grant_membership(
     else:
         membership.role = invitation.role
     try:
-        await session.flush([membership])
+        await session.flush()
     except IntegrityError as exc:  # a concurrent accept of the same invitation
         raise Conflict("This invitation was just accepted.") from exc
     return membership

@@ -211,7 +211,7 @@ class _Applier:
         if agency is None:
             agency = Agency(slug=wanted.slug, name=wanted.name, plan=wanted.plan or DEFAULT_PLAN)
             self.session.add(agency)
-            await self.session.flush([agency])  # events need the agency's id
+            await self.session.flush()  # events need the agency's id
             place = _Place(spec, agency)
             await self.event(place, "agency.created", agency, slug=agency.slug)
             self.change(f"created agency {agency.slug}")
@@ -258,7 +258,7 @@ class _Applier:
         if client is None:
             client = Client(agency_id=place.agency.id, slug=wanted.slug, **fields)
             self.session.add(client)
-            await self.session.flush([client])
+            await self.session.flush()
             place.clients[client.slug] = client
             await self.event(
                 place, "client.created", client, at=client, slug=client.slug, name=client.name
@@ -298,7 +298,7 @@ class _Applier:
             locale = person.locale or (client.locale if client else DEFAULT_LOCALE)
             user = User(email=person.email, name=person.name, locale=locale)
             self.session.add(user)
-            await self.session.flush([user])
+            await self.session.flush()
             self.users[user.email] = user
             await self.event(place, "user.created", user, at=client, email=user.email)
             self.change(f"created user {user.email}")
@@ -338,7 +338,7 @@ class _Applier:
                 agency_id=place.agency.id, client_id=client_id, user_id=user.id, role=person.role
             )
             self.session.add(membership)
-            await self.session.flush([membership])
+            await self.session.flush()
             place.memberships[(user.id, client_id)] = membership
             await self.event(
                 place,
@@ -391,7 +391,7 @@ class _Applier:
             expires_at=utcnow() + timedelta(hours=self.settings.invitation_ttl_hours),
         )
         self.session.add(invitation)
-        await self.session.flush([invitation])
+        await self.session.flush()
         place.pending[key] = invitation
         await self.event(
             place, "invitation.created", invitation, at=client, email=person.email, role=person.role
@@ -481,7 +481,7 @@ async def _current_spec(session: AsyncSession, slug: str) -> TenantSpec:
         .where(Membership.agency_id == agency.id)
     )
     people: dict[uuid.UUID | None, list[PersonSpec]] = {}
-    for membership, user in rows.tuples():
+    for membership, user in rows:
         person = PersonSpec(
             email=user.email, role=membership.role, name=user.name, locale=user.locale
         )
