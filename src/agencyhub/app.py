@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
+from agencyhub.approvals.api import ClientDraftsController, DraftController, InboundController
 from agencyhub.config import Settings
 from agencyhub.db import Database
 from agencyhub.errors import EXCEPTION_HANDLERS
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MembershipController,
             InvitationController,
             InvitationPage,
+            ClientDraftsController,
+            DraftController,
+            InboundController,
         ],
         dependencies={
             "session": Provide(provide_session),

@@ -4,5 +4,7 @@ from __future__ import annotations
 
 
 def load_all_models() -> None:
+    import agencyhub.approvals.models
     import agencyhub.audit.models
+    import agencyhub.publishing.models
     import agencyhub.tenancy.models  # noqa: F401

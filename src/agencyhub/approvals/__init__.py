@@ -1,0 +1,1 @@
+"""Approvals: drafts, revisions, decisions and the client's approval queue."""

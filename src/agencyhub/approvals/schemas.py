@@ -1,0 +1,221 @@
+"""Request and response structures of the approvals and publishing API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from agencyhub.tenancy.schemas import Camel, Out
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Url = Annotated[str, msgspec.Meta(max_length=2000)]
+SeverityName = Literal["normal", "high", "crisis"]
+Version = Annotated[int, msgspec.Meta(ge=1)]
+
+
+# --- channels and inbound items -----------------------------------------------------
+
+
+class ChannelCreate(Camel):
+    platform: Literal[
+        "facebook", "instagram", "linkedin", "x", "mastodon", "tiktok", "website", "other"
+    ]
+    handle: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    display_name: Short = ""
+    text_limit: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+
+
+class ChannelOut(Out):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    platform: str
+    handle: str
+    display_name: str
+    text_limit: int
+    created_at: datetime
+
+
+class ChannelList(Out):
+    items: list[ChannelOut]
+
+
+class InboundCreate(Camel):
+    channel_id: uuid.UUID
+    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    kind: Literal["comment", "mention", "direct_message", "review"]
+    body: Text
+    author_name: Short = ""
+    author_handle: Short = ""
+    url: Url = ""
+    severity: SeverityName = "normal"
+    received_at: datetime | None = None
+
+
+class InboundUpdate(Camel):
+    severity: SeverityName
+
+
+class InboundOut(Out):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    channel_id: uuid.UUID
+    external_id: str
+    kind: str
+    body: str
+    author_name: str
+    author_handle: str
+    url: str
+    severity: str
+    received_at: datetime
+
+
+class InboundList(Out):
+    items: list[InboundOut]
+
+
+# --- drafts -------------------------------------------------------------------------
+
+
+class DraftCreate(Camel):
+    kind: Literal["post", "reply"]
+    body: Text
+    channel_id: uuid.UUID | None = None
+    inbound_item_id: uuid.UUID | None = None
+    alternatives: list[str] = msgspec.field(default_factory=list)
+    media: list[Url] = msgspec.field(default_factory=list)
+    rationale: Annotated[str, msgspec.Meta(max_length=20_000)] = ""
+    title: Short = ""
+    severity: SeverityName | None = None
+    scheduled_for: datetime | None = None
+
+
+class RevisionCreate(Camel):
+    version: Version
+    body: Text
+    alternatives: list[str] = msgspec.field(default_factory=list)
+    media: list[Url] = msgspec.field(default_factory=list)
+    rationale: Annotated[str, msgspec.Meta(max_length=20_000)] = ""
+
+
+class VersionOnly(Camel):
+    version: Version
+
+
+class SeverityChange(Camel):
+    version: Version
+    severity: SeverityName
+
+
+class DecisionCreate(Camel):
+    decision: Literal["approve", "reject", "request_changes"]
+    version: Version
+    comment: Annotated[str, msgspec.Meta(max_length=20_000)] = ""
+    revision_id: uuid.UUID | None = None
+    wording: Annotated[int, msgspec.Meta(ge=0, le=2)] | None = None
+
+
+class CommentCreate(Camel):
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+    visibility: Literal["shared", "internal"] = "shared"
+
+
+class DraftOut(Out):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    kind: str
+    channel_id: uuid.UUID
+    inbound_item_id: uuid.UUID | None
+    title: str
+    status: str
+    severity: str
+    version: int
+    current_revision_id: uuid.UUID | None
+    revision_count: int
+    scheduled_for: datetime | None
+    submitted_at: datetime | None
+    sla_due_at: datetime | None
+    decided_at: datetime | None
+    approved_wording: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DiffPart(Out):
+    op: str
+    text: str
+
+
+class RevisionOut(Out):
+    id: uuid.UUID
+    number: int
+    body: str
+    alternatives: list[str]
+    media: list[str]
+    rationale: str
+    author_id: uuid.UUID | None
+    created_at: datetime
+    diff: list[DiffPart] | None = None
+
+
+class DecisionOut(Out):
+    id: uuid.UUID
+    revision_id: uuid.UUID
+    user_id: uuid.UUID | None
+    role: str
+    decision: str
+    wording: int | None
+    comment: str
+    created_at: datetime
+
+
+class CommentOut(Out):
+    id: uuid.UUID
+    author_id: uuid.UUID | None
+    visibility: str
+    body: str
+    created_at: datetime
+
+
+class TimelineEntry(Out):
+    id: int
+    type: str
+    actor_user_id: uuid.UUID | None
+    actor_kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class DraftDetail(Out):
+    draft: DraftOut
+    revisions: list[RevisionOut]
+    decisions: list[DecisionOut]
+    comments: list[CommentOut]
+    timeline: list[TimelineEntry]
+
+
+class DraftList(Out):
+    items: list[DraftOut]
+
+
+# --- approval policy ----------------------------------------------------------------
+
+
+class PolicyBody(Camel):
+    """Per severity, a list of alternatives; each maps a role to approvals needed."""
+
+    normal: list[dict[str, int]]
+    high: list[dict[str, int]]
+    crisis: list[dict[str, int]]
+    four_eyes: bool = True
+
+
+class PolicyOut(Out):
+    normal: list[dict[str, int]]
+    high: list[dict[str, int]]
+    crisis: list[dict[str, int]]
+    four_eyes: bool
+    is_default: bool

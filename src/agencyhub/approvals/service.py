@@ -1,0 +1,610 @@
+"""Use cases of drafts: write, revise, submit, decide, withdraw; the approval policy.
+
+Every state change goes through :func:`rules.apply_action` with the draft row locked
+(``SELECT … FOR UPDATE``) and the caller's ``version`` compared first, so two
+approvers deciding at once cannot both win: the second gets 409 with the current
+state. Every change bumps ``version`` and writes an Event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.approvals import rules
+from agencyhub.approvals.models import ApprovalPolicy, Comment, Decision, Draft, Revision
+from agencyhub.approvals.rules import Action, Kind, Refused, Severity, Status, Who
+from agencyhub.audit.models import Event
+from agencyhub.audit.service import record_event
+from agencyhub.db import utcnow
+from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.publishing import service as publishing
+from agencyhub.publishing.models import Channel, InboundItem
+from agencyhub.tenancy import rules as tenancy_rules
+from agencyhub.tenancy.models import Client
+from agencyhub.tenancy.rules import AGENCY_ROLES, Actor
+from agencyhub.tenancy.service import get_client_for
+
+log = structlog.get_logger(__name__)
+
+# Until the escalation feature computes due times from the client's SLA policy and
+# business calendar, a pending item is due this long after it entered the queue.
+DEFAULT_RESPONSE_TARGETS = {
+    Severity.NORMAL: timedelta(hours=4),
+    Severity.HIGH: timedelta(hours=1),
+    Severity.CRISIS: timedelta(minutes=15),
+}
+
+
+DECISION_EVENTS = {
+    Action.APPROVE: "draft.approved",
+    Action.REJECT: "draft.rejected",
+    Action.REQUEST_CHANGES: "draft.changes_requested",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    body: str
+    alternatives: Sequence[str] = ()
+    media: Sequence[str] = ()
+    rationale: str = ""
+
+    @property
+    def wordings(self) -> list[str]:
+        return [self.body, *self.alternatives]
+
+
+@dataclass(frozen=True, slots=True)
+class NewDraft:
+    kind: str
+    content: Content
+    channel_id: uuid.UUID | None = None
+    inbound_item_id: uuid.UUID | None = None
+    title: str = ""
+    severity: str | None = None
+    scheduled_for: datetime | None = None
+
+
+# --- access ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DraftAccess:
+    draft: Draft
+    client: Client
+    who: Who
+
+    @property
+    def is_agency(self) -> bool:
+        return self.who.role in AGENCY_ROLES
+
+
+def who_at(actor: Actor, client: Client) -> Who:
+    role = tenancy_rules.role_at_client(actor, client.agency_id, client.id)
+    return Who(user_id=actor.user_id, role=role)
+
+
+async def get_draft_for(
+    session: AsyncSession, actor: Actor, draft_id: uuid.UUID, *, lock: bool = False
+) -> DraftAccess:
+    """The draft if the actor sees its client; locked for update when ``lock``."""
+    draft = await session.scalar(select(Draft).where(Draft.id == draft_id))
+    if draft is None:
+        raise NotFound("No such draft.")
+    client = await get_client_for(session, actor, draft.client_id)
+    if lock:
+        # Re-read under a row lock: the version we compare must be the committed one.
+        locked = await session.scalar(
+            select(Draft)
+            .where(Draft.id == draft_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert locked is not None
+        draft = locked
+    structlog.contextvars.bind_contextvars(draft_id=str(draft.id), client_id=str(client.id))
+    return DraftAccess(draft=draft, client=client, who=who_at(actor, client))
+
+
+# --- policy --------------------------------------------------------------------------------
+
+
+def policy_from_row(row: ApprovalPolicy | None) -> rules.Policy:
+    if row is None:
+        return rules.DEFAULT_POLICY
+    return rules.Policy(
+        requirements={
+            severity: rules.Requirement(tuple(dict(alt) for alt in alternatives))
+            for severity, alternatives in row.requirements.items()
+        },
+        four_eyes=row.four_eyes,
+    )
+
+
+def policy_to_json(policy: rules.Policy) -> dict[str, list[dict[str, int]]]:
+    return {
+        str(severity): [dict(alt) for alt in requirement.alternatives]
+        for severity, requirement in policy.requirements.items()
+    }
+
+
+async def load_policy(session: AsyncSession, client_id: uuid.UUID) -> ApprovalPolicy | None:
+    return await session.scalar(select(ApprovalPolicy).where(ApprovalPolicy.client_id == client_id))
+
+
+async def get_policy(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID
+) -> tuple[rules.Policy, bool]:
+    client = await get_client_for(session, actor, client_id)
+    row = await load_policy(session, client.id)
+    return policy_from_row(row), row is None
+
+
+async def set_policy(
+    session: AsyncSession,
+    actor: Actor,
+    client_id: uuid.UUID,
+    requirements: dict[str, list[dict[str, int]]],
+    four_eyes: bool,
+) -> rules.Policy:
+    client = await get_client_for(session, actor, client_id)
+    if tenancy_rules.role_at_client(actor, client.agency_id, client.id) != "client_admin":
+        raise Forbidden("Only the client's admins set the approval policy.")
+    policy = rules.Policy(
+        requirements={s: rules.Requirement(tuple(alts)) for s, alts in requirements.items()},
+        four_eyes=four_eyes,
+    )
+    problems = rules.policy_problems(policy)
+    if problems:
+        field, message = problems[0]
+        raise InvalidInput(message, field=field)
+    row = await load_policy(session, client.id)
+    if row is None:
+        row = ApprovalPolicy(agency_id=client.agency_id, client_id=client.id, requirements={})
+        session.add(row)
+    row.requirements = policy_to_json(policy)
+    row.four_eyes = four_eyes
+    row.updated_by_id = actor.user_id
+    await session.flush()
+    await record_event(
+        session,
+        type="approval_policy.updated",
+        agency_id=client.agency_id,
+        client_id=client.id,
+        subject_type="client",
+        subject_id=client.id,
+        actor_user_id=actor.user_id,
+        payload={"requirements": row.requirements, "fourEyes": four_eyes},
+    )
+    return policy
+
+
+# --- writing drafts ------------------------------------------------------------------------
+
+
+def _check_content(kind: str, content: Content, channel: Channel) -> None:
+    problems = rules.content_problems(
+        kind=Kind(kind), wordings=content.wordings, text_limit=channel.text_limit
+    )
+    if problems:
+        field, message = problems[0]
+        raise InvalidInput(message, field=field)
+
+
+async def create_draft(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID, data: NewDraft
+) -> Draft:
+    client = await get_client_for(session, actor, client_id)
+    who = who_at(actor, client)
+    if who.role not in rules.DRAFTING_ROLES:
+        raise Forbidden(f"A {who.role} cannot write drafts.")
+    channel, item = await _target_of(session, client, data)
+    _check_content(data.kind, data.content, channel)
+    severity = data.severity or (item.severity if item else Severity.NORMAL)
+    draft = Draft(
+        agency_id=client.agency_id,
+        client_id=client.id,
+        kind=data.kind,
+        channel_id=channel.id,
+        inbound_item_id=item.id if item else None,
+        title=data.title.strip(),
+        status=Status.DRAFT,
+        severity=severity,
+        severity_order=rules.SEVERITY_ORDER[Severity(severity)],
+        scheduled_for=data.scheduled_for,
+        created_by_id=actor.user_id,
+    )
+    session.add(draft)
+    await session.flush()
+    structlog.contextvars.bind_contextvars(draft_id=str(draft.id), client_id=str(client.id))
+    await _event(session, draft, actor.user_id, "draft.created", {"kind": draft.kind})
+    await _add_revision(session, draft, actor.user_id, data.content)
+    return draft
+
+
+async def _target_of(
+    session: AsyncSession, client: Client, data: NewDraft
+) -> tuple[Channel, InboundItem | None]:
+    if data.kind == Kind.REPLY:
+        if data.inbound_item_id is None:
+            raise InvalidInput("a reply needs the inbound item it answers", field="inboundItemId")
+        item = await session.scalar(
+            select(InboundItem).where(
+                InboundItem.id == data.inbound_item_id, InboundItem.client_id == client.id
+            )
+        )
+        if item is None:
+            raise InvalidInput("is not an inbound item of this client", field="inboundItemId")
+        channel = await publishing.get_channel_of(session, client, item.channel_id)
+        return channel, item
+    if data.inbound_item_id is not None:
+        raise InvalidInput("a post does not answer an inbound item", field="inboundItemId")
+    if data.channel_id is None:
+        raise InvalidInput("a post needs a channel", field="channelId")
+    if data.scheduled_for is not None and data.scheduled_for <= utcnow():
+        raise InvalidInput("must be in the future", field="scheduledFor")
+    return await publishing.get_channel_of(session, client, data.channel_id), None
+
+
+async def _add_revision(
+    session: AsyncSession, draft: Draft, author_id: uuid.UUID, content: Content
+) -> Revision:
+    draft.revision_count += 1
+    revision = Revision(
+        agency_id=draft.agency_id,
+        draft_id=draft.id,
+        number=draft.revision_count,
+        body=content.body,
+        alternatives=list(content.alternatives),
+        media=list(content.media),
+        rationale=content.rationale,
+        author_id=author_id,
+    )
+    session.add(revision)
+    await session.flush()
+    draft.current_revision_id = revision.id
+    await _event(session, draft, author_id, "revision.created", {"number": revision.number})
+    return revision
+
+
+# --- state changes -------------------------------------------------------------------------
+
+
+async def _facts(session: AsyncSession, draft: Draft, wording: int | None) -> rules.DraftFacts:
+    revision = (
+        await session.get(Revision, draft.current_revision_id)
+        if draft.current_revision_id
+        else None
+    )
+    approvals: tuple[rules.Approval, ...] = ()
+    if revision is not None:
+        rows = await session.scalars(
+            select(Decision).where(
+                Decision.revision_id == revision.id, Decision.decision == Action.APPROVE
+            )
+        )
+        # Approvals count together only when they approve the same wording.
+        approvals = tuple(
+            rules.Approval(user_id=d.user_id, role=d.role)
+            for d in rows
+            if d.user_id is not None and (d.wording or 0) == (wording or 0)
+        )
+    return rules.DraftFacts(
+        status=Status(draft.status),
+        severity=Severity(draft.severity),
+        current_revision_id=revision.id if revision else None,
+        current_revision_author_id=revision.author_id if revision else None,
+        approvals_on_current=approvals,
+        scheduled=draft.scheduled_for is not None,
+    )
+
+
+def _check_version(access: DraftAccess, version: int) -> None:
+    if version != access.draft.version:
+        raise Conflict(
+            f"The draft changed since you loaded it (version {version}, now "
+            f"{access.draft.version}). Reload and try again.",
+            current={
+                "version": access.draft.version,
+                "status": access.draft.status,
+                "currentRevisionId": str(access.draft.current_revision_id),
+            },
+        )
+
+
+def _apply(facts: rules.DraftFacts, request: rules.Request, policy: rules.Policy) -> rules.Outcome:
+    try:
+        return rules.apply_action(facts, request, policy)
+    except Refused as refused:
+        error = {"forbidden": Forbidden, "invalid": InvalidInput}.get(refused.kind, Conflict)
+        raise error(refused.reason[:1].upper() + refused.reason[1:] + ".") from refused
+
+
+async def _transition(
+    session: AsyncSession,
+    actor: Actor,
+    draft_id: uuid.UUID,
+    version: int,
+    action: Action,
+    *,
+    comment: str = "",
+    revision_id: uuid.UUID | None = None,
+    wording: int | None = None,
+) -> tuple[DraftAccess, rules.Outcome]:
+    access = await get_draft_for(session, actor, draft_id, lock=True)
+    _check_version(access, version)
+    policy = policy_from_row(await load_policy(session, access.client.id))
+    facts = await _facts(session, access.draft, wording)
+    request = rules.Request(
+        action=action,
+        who=access.who,
+        revision_id=revision_id or facts.current_revision_id,
+        comment=comment,
+    )
+    return access, _apply(facts, request, policy)
+
+
+def _enter_status(draft: Draft, status: Status, now: datetime) -> None:
+    entering_queue = status is Status.PENDING and draft.status != Status.PENDING
+    draft.status = status
+    draft.version += 1
+    if entering_queue:
+        draft.submitted_at = now
+        draft.sla_due_at = now + DEFAULT_RESPONSE_TARGETS[Severity(draft.severity)]
+    if status in (Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED):
+        draft.decided_at = now
+
+
+async def submit(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int) -> Draft:
+    access, outcome = await _transition(session, actor, draft_id, version, Action.SUBMIT)
+    _enter_status(access.draft, outcome.status, utcnow())
+    await _event(
+        session,
+        access.draft,
+        actor.user_id,
+        "draft.submitted",
+        {"slaDueAt": access.draft.sla_due_at.isoformat() if access.draft.sla_due_at else None},
+    )
+    return access.draft
+
+
+async def revise(
+    session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int, content: Content
+) -> Draft:
+    access, outcome = await _transition(session, actor, draft_id, version, Action.REVISE)
+    channel = await publishing.get_channel_of(session, access.client, access.draft.channel_id)
+    _check_content(access.draft.kind, content, channel)
+    await _add_revision(session, access.draft, actor.user_id, content)
+    was = access.draft.status
+    _enter_status(access.draft, outcome.status, utcnow())
+    if outcome.restarts_approval:
+        await _event(session, access.draft, actor.user_id, "draft.resubmitted", {"from": was})
+    return access.draft
+
+
+async def decide(
+    session: AsyncSession,
+    actor: Actor,
+    draft_id: uuid.UUID,
+    *,
+    decision: str,
+    version: int,
+    comment: str,
+    revision_id: uuid.UUID | None,
+    wording: int | None,
+) -> Draft:
+    action = Action(decision)
+    access, outcome = await _transition(
+        session,
+        actor,
+        draft_id,
+        version,
+        action,
+        comment=comment,
+        revision_id=revision_id,
+        wording=wording,
+    )
+    draft = access.draft
+    revision = await session.get(Revision, draft.current_revision_id)
+    assert revision is not None
+    if action is Action.APPROVE:
+        _check_wording(revision, wording)
+    row = Decision(
+        agency_id=draft.agency_id,
+        draft_id=draft.id,
+        revision_id=revision.id,
+        user_id=actor.user_id,
+        role=access.who.role or "",
+        decision=action,
+        wording=(wording or 0) if action is Action.APPROVE else None,
+        comment=comment.strip(),
+    )
+    session.add(row)
+    if outcome.policy_met:
+        draft.approved_wording = wording or 0
+    _enter_status(draft, outcome.status, utcnow())
+    await _event(
+        session,
+        draft,
+        actor.user_id,
+        DECISION_EVENTS[action],
+        {
+            "revisionId": str(revision.id),
+            "role": row.role,
+            "comment": row.comment,
+            "wording": row.wording,
+            "status": draft.status,
+        },
+    )
+    log.info("draft.decided", decision=action.value, status=draft.status)
+    return draft
+
+
+def _check_wording(revision: Revision, wording: int | None) -> None:
+    count = len(revision.wordings)
+    if wording is None and count > 1:
+        raise InvalidInput(
+            f"choose one of the {count} wordings (0 to {count - 1})", field="wording"
+        )
+    if wording is not None and not 0 <= wording < count:
+        raise InvalidInput(f"must be between 0 and {count - 1}", field="wording")
+
+
+async def withdraw(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int) -> Draft:
+    access, outcome = await _transition(session, actor, draft_id, version, Action.WITHDRAW)
+    _enter_status(access.draft, outcome.status, utcnow())
+    await _event(session, access.draft, actor.user_id, "draft.withdrawn", {})
+    return access.draft
+
+
+async def change_severity(
+    session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int, severity: str
+) -> Draft:
+    access = await get_draft_for(session, actor, draft_id, lock=True)
+    _check_version(access, version)
+    if access.who.role not in publishing.TRIAGE_ROLES:
+        raise Forbidden("Viewers cannot change severity.")
+    if Status(access.draft.status) in rules.FINAL_STATES:
+        raise Conflict(f"The draft is {access.draft.status}; its severity is settled.")
+    await _set_severity(session, access.draft, severity, actor.user_id)
+    return access.draft
+
+
+async def _set_severity(
+    session: AsyncSession, draft: Draft, severity: str, actor_id: uuid.UUID | None
+) -> None:
+    if draft.severity == severity:
+        return
+    previous = draft.severity
+    draft.severity = severity
+    draft.severity_order = rules.SEVERITY_ORDER[Severity(severity)]
+    draft.version += 1
+    if draft.status == Status.PENDING and draft.submitted_at is not None:
+        due = draft.submitted_at + DEFAULT_RESPONSE_TARGETS[Severity(severity)]
+        draft.sla_due_at = min(due, draft.sla_due_at) if draft.sla_due_at else due
+    await _event(
+        session, draft, actor_id, "draft.severity_changed", {"from": previous, "to": severity}
+    )
+
+
+async def change_inbound_severity(
+    session: AsyncSession, actor: Actor, item_id: uuid.UUID, severity: str
+) -> InboundItem:
+    """The item's severity, carried over to every open reply that answers it."""
+    item = await publishing.change_inbound_severity(session, actor, item_id, severity)
+    replies = await session.scalars(
+        select(Draft)
+        .where(Draft.inbound_item_id == item.id, Draft.status.not_in(list(rules.FINAL_STATES)))
+        .with_for_update()
+    )
+    for draft in replies:
+        await _set_severity(session, draft, severity, actor.user_id)
+    return item
+
+
+async def add_comment(
+    session: AsyncSession, actor: Actor, draft_id: uuid.UUID, body: str, visibility: str
+) -> Comment:
+    access = await get_draft_for(session, actor, draft_id)
+    if visibility == "internal" and not access.is_agency:
+        raise Forbidden("Internal comments are for the agency only.")
+    if not body.strip():
+        raise InvalidInput("must not be blank", field="body")
+    comment = Comment(
+        agency_id=access.draft.agency_id,
+        draft_id=access.draft.id,
+        author_id=actor.user_id,
+        visibility=visibility,
+        body=body.strip(),
+    )
+    session.add(comment)
+    await session.flush()
+    await _event(
+        session,
+        access.draft,
+        actor.user_id,
+        "comment.added",
+        {
+            "commentId": str(comment.id),
+            "visibility": visibility,
+            "internal": visibility == "internal",
+        },
+    )
+    return comment
+
+
+async def _event(
+    session: AsyncSession,
+    draft: Draft,
+    actor_id: uuid.UUID | None,
+    type: str,
+    payload: dict[str, Any],
+) -> None:
+    await record_event(
+        session,
+        type=type,
+        agency_id=draft.agency_id,
+        client_id=draft.client_id,
+        subject_type="draft",
+        subject_id=draft.id,
+        actor_user_id=actor_id,
+        actor_kind="user" if actor_id else "system",
+        payload={"version": draft.version, "status": draft.status, **payload},
+    )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DraftView:
+    access: DraftAccess
+    revisions: list[Revision]
+    decisions: list[Decision]
+    comments: list[Comment]
+    timeline: list[Event]
+
+
+async def get_draft_detail(session: AsyncSession, actor: Actor, draft_id: uuid.UUID) -> DraftView:
+    access = await get_draft_for(session, actor, draft_id)
+    draft = access.draft
+    revisions = list(
+        await session.scalars(
+            select(Revision).where(Revision.draft_id == draft.id).order_by(Revision.number)
+        )
+    )
+    decisions = list(
+        await session.scalars(
+            select(Decision).where(Decision.draft_id == draft.id).order_by(Decision.created_at)
+        )
+    )
+    comments_query = select(Comment).where(Comment.draft_id == draft.id)
+    events_query = select(Event).where(Event.subject_type == "draft", Event.subject_id == draft.id)
+    if not access.is_agency:
+        # Internal comments never reach a client role, neither as text nor as timeline.
+        comments_query = comments_query.where(Comment.visibility == "shared")
+    comments = list(await session.scalars(comments_query.order_by(Comment.created_at)))
+    timeline = [
+        e
+        for e in await session.scalars(events_query.order_by(Event.id))
+        if access.is_agency or not e.payload.get("internal")
+    ]
+    return DraftView(access, revisions, decisions, comments, timeline)
+
+
+async def list_drafts(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID, *, status: str | None, limit: int
+) -> Sequence[Draft]:
+    client = await get_client_for(session, actor, client_id)
+    query = select(Draft).where(Draft.client_id == client.id)
+    if status:
+        query = query.where(Draft.status == status)
+    return (await session.scalars(query.order_by(Draft.updated_at.desc()).limit(limit))).all()

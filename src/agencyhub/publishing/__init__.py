@@ -1,0 +1,1 @@
+"""Publishing: a client's channels (social accounts) and the inbound items they receive."""
