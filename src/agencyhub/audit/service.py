@@ -39,7 +39,7 @@ async def record_event(
         request_id=request_id,
     )
     session.add(event)
-    await session.flush([event])
+    await session.flush()
     log.info(
         "event.recorded",
         event_type=type,
