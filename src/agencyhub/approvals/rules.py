@@ -60,6 +60,8 @@ FINAL_STATES = frozenset(
     {Status.REJECTED, Status.PUBLISHED, Status.WITHDRAWN, Status.FALLBACK_TAKEN}
 )
 ALL_STATES = frozenset(Status)
+# Before any decision: content and severity may still change.
+OPEN_STATES = frozenset({Status.DRAFT, Status.PENDING, Status.CHANGES_REQUESTED})
 DECISIONS = frozenset({Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES})
 SYSTEM_ACTIONS = frozenset({Action.SCHEDULE, Action.PUBLISH, Action.TAKE_FALLBACK})
 # Soonest-first ordering of the queue puts crisis before high before normal.

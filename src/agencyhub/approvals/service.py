@@ -472,7 +472,7 @@ async def change_severity(
     _check_version(access, version)
     if access.who.role not in publishing.TRIAGE_ROLES:
         raise Forbidden("Viewers cannot change severity.")
-    if Status(access.draft.status) in rules.FINAL_STATES:
+    if Status(access.draft.status) not in rules.OPEN_STATES:
         raise Conflict(f"The draft is {access.draft.status}; its severity is settled.")
     await _set_severity(session, access.draft, severity, actor.user_id)
     return access.draft
@@ -502,7 +502,7 @@ async def change_inbound_severity(
     item = await publishing.change_inbound_severity(session, actor, item_id, severity)
     replies = await session.scalars(
         select(Draft)
-        .where(Draft.inbound_item_id == item.id, Draft.status.not_in(list(rules.FINAL_STATES)))
+        .where(Draft.inbound_item_id == item.id, Draft.status.in_(list(rules.OPEN_STATES)))
         .with_for_update()
     )
     for draft in replies:
