@@ -31,6 +31,9 @@ class Caller:
     async def patch(self, path: str, **kwargs: Any) -> Any:
         return await self.request("PATCH", path, **kwargs)
 
+    async def put(self, path: str, **kwargs: Any) -> Any:
+        return await self.request("PUT", path, **kwargs)
+
     async def delete(self, path: str, **kwargs: Any) -> Any:
         return await self.request("DELETE", path, **kwargs)
 
