@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
 from agencyhub.errors import Forbidden, Unauthenticated
-from agencyhub.tenancy import auth, service
+from agencyhub.tenancy import auth, invitations, service
 from agencyhub.tenancy.models import Agency, ApiToken, Client, Invitation, User
 from agencyhub.tenancy.rules import Actor
 from agencyhub.tenancy.schemas import (
@@ -140,13 +140,13 @@ def invitation_out(invitation: Invitation) -> InvitationOut:
         role=invitation.role,
         agency_id=invitation.agency_id,
         client_id=invitation.client_id,
-        state=service.invitation_state(invitation),
+        state=invitations.invitation_state(invitation),
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
     )
 
 
-def invitation_created(new: service.NewInvitation) -> InvitationCreated:
+def invitation_created(new: invitations.NewInvitation) -> InvitationCreated:
     return InvitationCreated(invitation=invitation_out(new.invitation), accept_url=new.accept_url)
 
 
@@ -331,7 +331,7 @@ class AgencyController(Controller):
         actor: NamedDependency[Actor],
         agency_id: FromPath[uuid.UUID],
     ) -> InvitationList:
-        rows = await service.list_agency_invitations(session, actor, agency_id)
+        rows = await invitations.list_agency_invitations(session, actor, agency_id)
         return InvitationList(items=[invitation_out(i) for i in rows])
 
     @post("/invitations", status_code=HTTP_201_CREATED)
@@ -344,7 +344,7 @@ class AgencyController(Controller):
         data: JSONBody[InvitationCreate],
     ) -> InvitationCreated:
         """Invite agency staff (owner, admin, editor) by e-mail."""
-        new = await service.invite_to_agency(
+        new = await invitations.invite_to_agency(
             session, settings, actor, agency_id, data.email, data.role
         )
         return invitation_created(new)
@@ -410,7 +410,7 @@ class ClientController(Controller):
         actor: NamedDependency[Actor],
         client_id: FromPath[uuid.UUID],
     ) -> InvitationList:
-        rows = await service.list_client_invitations(session, actor, client_id)
+        rows = await invitations.list_client_invitations(session, actor, client_id)
         return InvitationList(items=[invitation_out(i) for i in rows])
 
     @post("/invitations", status_code=HTTP_201_CREATED)
@@ -423,7 +423,7 @@ class ClientController(Controller):
         data: JSONBody[InvitationCreate],
     ) -> InvitationCreated:
         """Invite a client employee (client_admin, approver, executive, viewer)."""
-        new = await service.invite_to_client(
+        new = await invitations.invite_to_client(
             session, settings, actor, client_id, data.email, data.role
         )
         return invitation_created(new)
@@ -468,14 +468,14 @@ class InvitationController(Controller):
         actor: NamedDependency[Actor],
         invitation_id: FromPath[uuid.UUID],
     ) -> InvitationOut:
-        return invitation_out(await service.revoke_invitation(session, actor, invitation_id))
+        return invitation_out(await invitations.revoke_invitation(session, actor, invitation_id))
 
     @get("/invitation-links/{token:str}")
     async def preview(
         self, session: NamedDependency[AsyncSession], token: FromPath[str]
     ) -> InvitationPreview:
         """What an invitation link offers, before accepting it (no sign-in needed)."""
-        details = await service.open_invitation(session, token)
+        details = await invitations.open_invitation(session, token)
         return InvitationPreview(
             email=details.invitation.email,
             role=details.invitation.role,
@@ -497,7 +497,7 @@ class InvitationController(Controller):
     ) -> Response[LoginOut]:
         """Accept: set a password (new account) or confirm it (existing), and sign in."""
         ip_address = client_address(request, settings.trusted_proxy_count)
-        user = await service.accept_invitation_link(
+        user = await invitations.accept_invitation_link(
             session,
             runtime_of(request.app.state).db.sessions,
             settings,

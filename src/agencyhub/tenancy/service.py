@@ -10,28 +10,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
 import msgspec
 import structlog
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.audit.service import record_event
-from agencyhub.config import Settings
-from agencyhub.db import Scope, after_commit, enter_tenant, set_scope, utcnow
-from agencyhub.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from agencyhub.tenancy import auth, rules
-from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
+from agencyhub.db import enter_tenant, utcnow
+from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.tenancy import rules
+from agencyhub.tenancy.models import Agency, Client, Membership, User
 from agencyhub.tenancy.rules import Actor, Grant, Role
 from agencyhub.tenancy.schemas import ClientCreate, ClientUpdate
-from agencyhub.tenancy.secrets import (
-    INVITATION_TOKEN_PREFIX,
-    Passwords,
-    new_token,
-    token_digest,
-)
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +36,7 @@ async def get_agency_for(session: AsyncSession, actor: Actor, agency_id: uuid.UU
     """The agency, if the actor belongs to it at all (client people included)."""
     if agency_id not in actor.agency_ids:
         raise NotFound("No such agency.")
-    await _enter(session, agency_id)
+    await enter_agency(session, agency_id)
     agency = await session.get(Agency, agency_id)
     if agency is None:
         raise NotFound("No such agency.")
@@ -54,11 +47,11 @@ async def get_client_for(session: AsyncSession, actor: Actor, client_id: uuid.UU
     client = await session.scalar(select(Client).where(Client.id == client_id))
     if client is None or not rules.can_view_client(actor, client.agency_id, client.id):
         raise NotFound("No such client.")
-    await _enter(session, client.agency_id)
+    await enter_agency(session, client.agency_id)
     return client
 
 
-async def _enter(session: AsyncSession, agency_id: uuid.UUID) -> None:
+async def enter_agency(session: AsyncSession, agency_id: uuid.UUID) -> None:
     await enter_tenant(session, agency_id)
     structlog.contextvars.bind_contextvars(agency_id=str(agency_id))
 
@@ -232,7 +225,7 @@ async def get_membership_for(
     membership = await session.scalar(select(Membership).where(Membership.id == membership_id))
     if membership is None or not _can_see_membership(actor, membership):
         raise NotFound("No such membership.")
-    await _enter(session, membership.agency_id)
+    await enter_agency(session, membership.agency_id)
     return membership
 
 
@@ -251,7 +244,7 @@ async def change_membership(
     membership = await get_membership_for(session, actor, membership_id)
     target = _grant_of(membership)
     if new_role is not None and not rules.role_fits_scope(new_role, membership.client_id):
-        raise InvalidInput(_role_choices(membership.client_id), field="role")
+        raise InvalidInput(role_choices(membership.client_id), field="role")
     require(
         rules.can_change_membership(actor, target, new_role),
         "You may not change this person's role.",
@@ -302,328 +295,16 @@ def _grant_of(membership: Membership) -> Grant:
     )
 
 
-def _role_choices(client_id: uuid.UUID | None) -> str:
+def same_place(client_column: Any, client_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """Agency level (no client) or exactly this client."""
+    if client_id is None:
+        return client_column.is_(None)  # type: ignore[no-any-return]
+    return client_column == client_id  # type: ignore[no-any-return]
+
+
+def role_choices(client_id: uuid.UUID | None) -> str:
     roles = rules.AGENCY_ROLES if client_id is None else rules.CLIENT_ROLES
     return "must be one of " + ", ".join(sorted(roles))
-
-
-# --- invitations ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class NewInvitation:
-    invitation: Invitation
-    token: str
-    accept_url: str
-
-
-async def invite(
-    session: AsyncSession,
-    settings: Settings,
-    actor: Actor,
-    *,
-    agency_id: uuid.UUID,
-    client_id: uuid.UUID | None,
-    email: str,
-    role: str,
-) -> NewInvitation:
-    """Invite a person by e-mail; the caller has already entered the tenant."""
-    email = rules.normalize_email(email)
-    if not rules.is_valid_email(email):
-        raise InvalidInput("is not an e-mail address", field="email")
-    if not rules.role_fits_scope(role, client_id):
-        raise InvalidInput(_role_choices(client_id), field="role")
-    require(rules.can_grant(actor, agency_id, client_id, role), f"You may not invite a {role}.")
-    if await _has_membership(session, agency_id, client_id, email):
-        raise Conflict(f"{email} already has a role here.", field="email")
-    await _revoke_pending(session, agency_id, client_id, email)
-    token = new_token(INVITATION_TOKEN_PREFIX)
-    invitation = Invitation(
-        agency_id=agency_id,
-        client_id=client_id,
-        email=email,
-        role=role,
-        token_hash=token_digest(token),
-        invited_by_id=actor.user_id,
-        expires_at=utcnow() + timedelta(hours=settings.invitation_ttl_hours),
-    )
-    session.add(invitation)
-    await session.flush()
-    await record_event(
-        session,
-        type="invitation.created",
-        agency_id=agency_id,
-        client_id=client_id,
-        subject_type="invitation",
-        subject_id=invitation.id,
-        actor_user_id=actor.user_id,
-        payload={"email": email, "role": role},
-    )
-    accept_url = f"{settings.base_url.rstrip('/')}/invitations/{token}"
-    after_commit(session, lambda: deliver_invitation(settings, invitation, accept_url))
-    return NewInvitation(invitation=invitation, token=token, accept_url=accept_url)
-
-
-def deliver_invitation(settings: Settings, invitation: Invitation, accept_url: str) -> None:
-    """Until the notifications feature sends mail, the demo logs the e-mail itself."""
-    if settings.environment == "production":
-        log.info("invitation.created", invitation_id=str(invitation.id))
-        return
-    log.info(
-        "invitation.email",
-        to=invitation.email,
-        role=invitation.role,
-        link=accept_url,
-        note="demo: e-mail delivery arrives with the notifications feature",
-    )
-
-
-async def _has_membership(
-    session: AsyncSession, agency_id: uuid.UUID, client_id: uuid.UUID | None, email: str
-) -> bool:
-    query = (
-        select(Membership.id)
-        .join(User, User.id == Membership.user_id)
-        .where(User.email == email, Membership.agency_id == agency_id)
-    )
-    query = query.where(
-        Membership.client_id.is_(None) if client_id is None else Membership.client_id == client_id
-    )
-    return await session.scalar(query) is not None
-
-
-async def _revoke_pending(
-    session: AsyncSession, agency_id: uuid.UUID, client_id: uuid.UUID | None, email: str
-) -> None:
-    """A new invitation replaces an open one for the same person and place."""
-    now = utcnow()
-    pending = await session.scalars(
-        select(Invitation).where(
-            Invitation.agency_id == agency_id,
-            Invitation.client_id.is_(None)
-            if client_id is None
-            else Invitation.client_id == client_id,
-            Invitation.email == email,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-    )
-    for old in pending:
-        old.revoked_at = now
-
-
-async def invite_to_agency(
-    session: AsyncSession,
-    settings: Settings,
-    actor: Actor,
-    agency_id: uuid.UUID,
-    email: str,
-    role: str,
-) -> NewInvitation:
-    await get_agency_for(session, actor, agency_id)
-    return await invite(
-        session, settings, actor, agency_id=agency_id, client_id=None, email=email, role=role
-    )
-
-
-async def invite_to_client(
-    session: AsyncSession,
-    settings: Settings,
-    actor: Actor,
-    client_id: uuid.UUID,
-    email: str,
-    role: str,
-) -> NewInvitation:
-    client = await get_client_for(session, actor, client_id)
-    return await invite(
-        session,
-        settings,
-        actor,
-        agency_id=client.agency_id,
-        client_id=client.id,
-        email=email,
-        role=role,
-    )
-
-
-async def list_agency_invitations(
-    session: AsyncSession, actor: Actor, agency_id: uuid.UUID
-) -> list[Invitation]:
-    await get_agency_for(session, actor, agency_id)
-    require(
-        rules.can_manage_agency(actor, agency_id),
-        "Only the agency's owner or admins can see invitations.",
-    )
-    return await _invitations(session, Invitation.agency_id == agency_id)
-
-
-async def list_client_invitations(
-    session: AsyncSession, actor: Actor, client_id: uuid.UUID
-) -> list[Invitation]:
-    client = await get_client_for(session, actor, client_id)
-    require(
-        bool(rules.invitable_roles(actor, client.agency_id, client.id)),
-        "Only admins can see this client's invitations.",
-    )
-    return await _invitations(session, Invitation.client_id == client.id)
-
-
-async def _invitations(session: AsyncSession, condition: object) -> list[Invitation]:
-    rows = await session.scalars(
-        select(Invitation).where(condition).order_by(Invitation.created_at.desc())  # type: ignore[arg-type]
-    )
-    return list(rows)
-
-
-async def revoke_invitation(
-    session: AsyncSession, actor: Actor, invitation_id: uuid.UUID
-) -> Invitation:
-    invitation = await session.scalar(select(Invitation).where(Invitation.id == invitation_id))
-    if invitation is None or not rules.invitable_roles(
-        actor, invitation.agency_id, invitation.client_id
-    ):
-        raise NotFound("No such invitation.")
-    await _enter(session, invitation.agency_id)
-    require(
-        rules.can_grant(actor, invitation.agency_id, invitation.client_id, invitation.role),
-        "You may not revoke this invitation.",
-    )
-    if invitation_state(invitation) != "pending":
-        raise Conflict(f"The invitation is already {invitation_state(invitation)}.")
-    invitation.revoked_at = utcnow()
-    await record_event(
-        session,
-        type="invitation.revoked",
-        agency_id=invitation.agency_id,
-        client_id=invitation.client_id,
-        subject_type="invitation",
-        subject_id=invitation.id,
-        actor_user_id=actor.user_id,
-        payload={"email": invitation.email, "role": invitation.role},
-    )
-    return invitation
-
-
-def invitation_state(invitation: Invitation) -> str:
-    return rules.invitation_state(
-        now=utcnow(),
-        expires_at=invitation.expires_at,
-        accepted_at=invitation.accepted_at,
-        revoked_at=invitation.revoked_at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class InvitationDetails:
-    invitation: Invitation
-    agency: Agency
-    client: Client | None
-    existing_user: User | None
-
-
-async def open_invitation(session: AsyncSession, token: str) -> InvitationDetails:
-    """Find a pending invitation by its secret, across tenants (named system scope)."""
-    await set_scope(session, Scope.for_system("invitation.open"))
-    invitation = await session.scalar(
-        select(Invitation).where(Invitation.token_hash == token_digest(token))
-    )
-    if invitation is None:
-        raise NotFound("This invitation link is not valid.")
-    state = invitation_state(invitation)
-    if state != "pending":
-        raise Gone(f"This invitation is {state}. Ask for a new one.")
-    agency = await session.get(Agency, invitation.agency_id)
-    client = await session.get(Client, invitation.client_id) if invitation.client_id else None
-    user = await session.scalar(select(User).where(User.email == invitation.email))
-    assert agency is not None
-    return InvitationDetails(
-        invitation=invitation, agency=agency, client=client, existing_user=user
-    )
-
-
-async def accept_invitation_link(
-    session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    passwords: Passwords,
-    *,
-    token: str,
-    password: str,
-    name: str,
-    ip_address: str,
-) -> User:
-    """Accept an invitation: create or complete the account, grant the membership once.
-
-    An account that already has a password must prove it: the link alone must never
-    take over an existing account. Such proofs count as sign-in attempts.
-    """
-    details = await open_invitation(session, token)
-    invitation, user = details.invitation, details.existing_user
-    if user is not None and user.password_hash:
-        await auth.check_login_allowed(session, settings, invitation.email, ip_address, utcnow())
-        if not passwords.verify(user.password_hash, password):
-            await auth.record_login_failure(sessions, invitation.email, ip_address)
-            raise InvalidInput(
-                "does not match the password of your existing account", field="password"
-            )
-    else:
-        problem = rules.password_problem(password)
-        if problem:
-            raise InvalidInput(problem, field="password")
-        if user is None:
-            user = User(email=invitation.email)
-            session.add(user)
-        user.password_hash = passwords.hash(password)
-        user.password_changed_at = utcnow()
-    if name.strip() and not user.name:
-        user.name = name.strip()
-    await session.flush()
-    membership = await _grant_membership(session, invitation, user)
-    invitation.accepted_at = utcnow()
-    for event_type, subject_type, subject_id in (
-        ("invitation.accepted", "invitation", invitation.id),
-        ("membership.created", "membership", membership.id),
-    ):
-        await record_event(
-            session,
-            type=event_type,
-            agency_id=invitation.agency_id,
-            client_id=invitation.client_id,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            actor_user_id=user.id,
-            payload={"email": invitation.email, "role": invitation.role},
-        )
-    return user
-
-
-async def _grant_membership(
-    session: AsyncSession, invitation: Invitation, user: User
-) -> Membership:
-    query = select(Membership).where(
-        Membership.user_id == user.id, Membership.agency_id == invitation.agency_id
-    )
-    query = query.where(
-        Membership.client_id.is_(None)
-        if invitation.client_id is None
-        else Membership.client_id == invitation.client_id
-    )
-    membership = await session.scalar(query)
-    if membership is None:
-        membership = Membership(
-            agency_id=invitation.agency_id,
-            client_id=invitation.client_id,
-            user_id=user.id,
-            role=invitation.role,
-        )
-        session.add(membership)
-    else:
-        membership.role = invitation.role
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent accept of the same invitation
-        raise Conflict("This invitation was just accepted.") from exc
-    return membership
 
 
 # --- the caller's own memberships ----------------------------------------------------

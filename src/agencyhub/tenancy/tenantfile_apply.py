@@ -32,7 +32,7 @@ from agencyhub.audit.service import record_event
 from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.errors import NotFound
-from agencyhub.tenancy import service
+from agencyhub.tenancy import invitations
 from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
 from agencyhub.tenancy.rules import Role
 from agencyhub.tenancy.secrets import (
@@ -149,7 +149,7 @@ async def apply_specs(
         await applier.apply(specs)
     # Only after commit: an invitation that rolled back must never reach anyone.
     for invitation, accept_url in applier.deliveries:
-        service.deliver_invitation(settings, invitation, accept_url)
+        invitations.deliver_invitation(settings, invitation, accept_url)
     report = applier.report
     log.info(
         "tenants.applied",
