@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -25,6 +25,7 @@ from agencyhub.audit.models import Event
 from agencyhub.audit.service import record_event
 from agencyhub.db import utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.escalation import rules as escalation_rules
 from agencyhub.publishing import service as publishing
 from agencyhub.publishing.models import Channel, InboundItem
 from agencyhub.tenancy import rules as tenancy_rules
@@ -34,13 +35,15 @@ from agencyhub.tenancy.service import get_client_for
 
 log = structlog.get_logger(__name__)
 
-# Until the escalation feature computes due times from the client's SLA policy and
-# business calendar, a pending item is due this long after it entered the queue.
-DEFAULT_RESPONSE_TARGETS = {
-    Severity.NORMAL: timedelta(hours=4),
-    Severity.HIGH: timedelta(hours=1),
-    Severity.CRISIS: timedelta(minutes=15),
-}
+
+def sla_due(client_timezone: str, severity: str, entered_queue_at: datetime) -> datetime:
+    """Due time by the default SLA policy in the client's time zone.
+
+    The escalation feature replaces the default with each client's own SLA policy.
+    """
+    policy = escalation_rules.DEFAULT_SLA_POLICY
+    calendar = replace(policy.calendar, timezone=client_timezone)
+    return escalation_rules.sla_due_at(entered_queue_at, policy.targets[severity], calendar)
 
 
 DECISION_EVENTS = {
@@ -352,20 +355,21 @@ async def _transition(
     return access, _apply(facts, request, policy)
 
 
-def _enter_status(draft: Draft, status: Status, now: datetime) -> None:
+def _enter_status(access: DraftAccess, status: Status, now: datetime) -> None:
+    draft = access.draft
     entering_queue = status is Status.PENDING and draft.status != Status.PENDING
     draft.status = status
     draft.version += 1
     if entering_queue:
         draft.submitted_at = now
-        draft.sla_due_at = now + DEFAULT_RESPONSE_TARGETS[Severity(draft.severity)]
+        draft.sla_due_at = sla_due(access.client.timezone, draft.severity, now)
     if status in (Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED):
         draft.decided_at = now
 
 
 async def submit(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.SUBMIT)
-    _enter_status(access.draft, outcome.status, utcnow())
+    _enter_status(access, outcome.status, utcnow())
     await _event(
         session,
         access.draft,
@@ -384,7 +388,7 @@ async def revise(
     _check_content(access.draft.kind, content, channel)
     await _add_revision(session, access.draft, actor.user_id, content)
     was = access.draft.status
-    _enter_status(access.draft, outcome.status, utcnow())
+    _enter_status(access, outcome.status, utcnow())
     if outcome.restarts_approval:
         await _event(session, access.draft, actor.user_id, "draft.resubmitted", {"from": was})
     return access.draft
@@ -430,7 +434,7 @@ async def decide(
     session.add(row)
     if outcome.policy_met:
         draft.approved_wording = wording or 0
-    _enter_status(draft, outcome.status, utcnow())
+    _enter_status(access, outcome.status, utcnow())
     await _event(
         session,
         draft,
@@ -460,7 +464,7 @@ def _check_wording(revision: Revision, wording: int | None) -> None:
 
 async def withdraw(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.WITHDRAW)
-    _enter_status(access.draft, outcome.status, utcnow())
+    _enter_status(access, outcome.status, utcnow())
     await _event(session, access.draft, actor.user_id, "draft.withdrawn", {})
     return access.draft
 
@@ -474,12 +478,16 @@ async def change_severity(
         raise Forbidden("Viewers cannot change severity.")
     if Status(access.draft.status) not in rules.OPEN_STATES:
         raise Conflict(f"The draft is {access.draft.status}; its severity is settled.")
-    await _set_severity(session, access.draft, severity, actor.user_id)
+    await _set_severity(session, access.draft, access.client, severity, actor.user_id)
     return access.draft
 
 
 async def _set_severity(
-    session: AsyncSession, draft: Draft, severity: str, actor_id: uuid.UUID | None
+    session: AsyncSession,
+    draft: Draft,
+    client: Client,
+    severity: str,
+    actor_id: uuid.UUID | None,
 ) -> None:
     if draft.severity == severity:
         return
@@ -488,7 +496,8 @@ async def _set_severity(
     draft.severity_order = rules.SEVERITY_ORDER[Severity(severity)]
     draft.version += 1
     if draft.status == Status.PENDING and draft.submitted_at is not None:
-        due = draft.submitted_at + DEFAULT_RESPONSE_TARGETS[Severity(severity)]
+        # A severity change can bring a running deadline closer, never push it back.
+        due = sla_due(client.timezone, severity, draft.submitted_at)
         draft.sla_due_at = min(due, draft.sla_due_at) if draft.sla_due_at else due
     await _event(
         session, draft, actor_id, "draft.severity_changed", {"from": previous, "to": severity}
@@ -500,13 +509,14 @@ async def change_inbound_severity(
 ) -> InboundItem:
     """The item's severity, carried over to every open reply that answers it."""
     item = await publishing.change_inbound_severity(session, actor, item_id, severity)
+    client = await get_client_for(session, actor, item.client_id)
     replies = await session.scalars(
         select(Draft)
         .where(Draft.inbound_item_id == item.id, Draft.status.in_(list(rules.OPEN_STATES)))
         .with_for_update()
     )
     for draft in replies:
-        await _set_severity(session, draft, severity, actor.user_id)
+        await _set_severity(session, draft, client, severity, actor.user_id)
     return item
 
 

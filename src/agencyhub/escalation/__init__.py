@@ -1,0 +1,1 @@
+"""Escalation: SLA clocks, coverage rota and the client's emergency plan."""
