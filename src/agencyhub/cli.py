@@ -56,8 +56,25 @@ def demo(host: str, port: int, data_dir: Path) -> None:
     dbadmin.upgrade(settings)
     files = sorted(DEMO_TENANTS_DIR.glob("*.toml"))
     _apply_tenant_files(settings, files)
+    _seed_demo_content(settings)
     _print_demo_logins(settings, files, host, port)
     _serve(settings, host, port)
+
+
+def _seed_demo_content(settings: Settings) -> None:
+    """Inbound items and drafts for the demo clients that have none yet."""
+    from agencyhub.approvals.demo import seed_demo_content
+    from agencyhub.db import Database, utcnow
+
+    async def seed() -> str:
+        database = Database.from_settings(settings)
+        try:
+            report = await seed_demo_content(database, now=utcnow())
+        finally:
+            await database.dispose()
+        return report.summary()
+
+    click.echo(asyncio.run(seed()))
 
 
 def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: int) -> None:

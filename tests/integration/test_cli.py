@@ -93,6 +93,11 @@ def test_the_demo_serves_the_demo_tenants_and_keeps_its_data(tmp_path):
         agency_id = me["memberships"][0]["agencyId"]
         clients = owner.get(f"/api/v1/agencies/{agency_id}/clients").json()["items"]
         assert {c["slug"] for c in clients} == {"baeckerei-sonnenschein", "stadtwerke-musterstadt"}
+        bakery = next(c["id"] for c in clients if c["slug"] == "baeckerei-sonnenschein")
+        approver = sign_in(base, "freigabe@sonnenschein.example")
+        queue = approver.get(f"/api/v1/clients/{bakery}/drafts", params={"status": "pending"})
+        assert queue.status_code == 200, queue.text
+        assert queue.json()["items"], "the demo queue is alive on first start"
         created = owner.post(
             f"/api/v1/agencies/{agency_id}/clients", json={"slug": "neu", "name": "Neu"}
         )
@@ -103,12 +108,14 @@ def test_the_demo_serves_the_demo_tenants_and_keeps_its_data(tmp_path):
     printed = "".join(output)
     assert "owner@nordlicht.example" in printed
     assert "password for every login above: demo" in printed
+    assert "demo content: seeded Bäckerei Sonnenschein" in printed
 
     with demo_server(data_dir) as (base, output):
         owner = sign_in(base, "owner@nordlicht.example")
         clients = owner.get(f"/api/v1/agencies/{agency_id}/clients").json()["items"]
         assert "neu" in {c["slug"] for c in clients}
     assert "no changes" in "".join(output)
+    assert "demo content: nothing to seed" in "".join(output)
 
 
 def test_tenants_validate_reports_file_and_line(tmp_path):

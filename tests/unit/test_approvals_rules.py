@@ -124,6 +124,17 @@ def test_final_states_accept_nothing(status: Status) -> None:
             )
 
 
+def test_client_people_only_rework_drafts_they_wrote() -> None:
+    agency_draft = facts(status=Status.DRAFT, created_by_id=AUTHOR)
+    for action in (Action.REVISE, Action.SUBMIT, Action.WITHDRAW):
+        with pytest.raises(Refused) as refused:
+            rules.apply_action(agency_draft, by(APPROVER, "approver", action), rules.DEFAULT_POLICY)
+        assert refused.value.kind == "forbidden"
+        assert rules.apply_action(agency_draft, by(AUTHOR, "editor", action), rules.DEFAULT_POLICY)
+    own = facts(status=Status.DRAFT, created_by_id=CHEFIN)
+    assert rules.apply_action(own, by(CHEFIN, "executive", Action.SUBMIT), rules.DEFAULT_POLICY)
+
+
 def test_viewers_and_client_admins_do_not_decide() -> None:
     for role in ("viewer", "client_admin"):
         with pytest.raises(Refused) as refused:
@@ -191,6 +202,7 @@ class DraftLifeCycle(RuleBasedStateMachine):
             current_revision_id=revision_id,
             current_revision_author_id=author,
             approvals_on_current=tuple(self.approvals.get(revision_id, [])),
+            created_by_id=PEOPLE[0],
         )
 
     @rule(

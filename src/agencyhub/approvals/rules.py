@@ -177,6 +177,7 @@ class DraftFacts:
     current_revision_author_id: uuid.UUID | None
     approvals_on_current: tuple[Approval, ...] = ()
     scheduled: bool = False  # a post with a publish time in the future
+    created_by_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +272,13 @@ def _check_actor(facts: DraftFacts, request: Request, policy: Policy) -> None:
         return
     if who.role not in DRAFTING_ROLES:
         raise Refused(f"a {who.role} cannot {action.replace('_', ' ')} drafts", "forbidden")
+    if not who.is_agency and who.user_id != facts.created_by_id:
+        # Client staff may draft for themselves, but the agency's drafts stay the
+        # agency's: a client decides on them, it does not rewrite or withdraw them.
+        raise Refused(
+            f"only the agency or the draft's author can {action.replace('_', ' ')} it",
+            "forbidden",
+        )
 
 
 def _decide(facts: DraftFacts, request: Request, policy: Policy) -> Outcome:

@@ -203,13 +203,18 @@ def _check_content(kind: str, content: Content, channel: Channel) -> None:
 
 
 async def create_draft(
-    session: AsyncSession, actor: Actor, client_id: uuid.UUID, data: NewDraft
+    session: AsyncSession,
+    actor: Actor,
+    client_id: uuid.UUID,
+    data: NewDraft,
+    *,
+    now: datetime | None = None,
 ) -> Draft:
     client = await get_client_for(session, actor, client_id)
     who = who_at(actor, client)
     if who.role not in rules.DRAFTING_ROLES:
         raise Forbidden(f"A {who.role} cannot write drafts.")
-    channel, item = await _target_of(session, client, data)
+    channel, item = await _target_of(session, client, data, now or utcnow())
     _check_content(data.kind, data.content, channel)
     severity = data.severity or (item.severity if item else Severity.NORMAL)
     draft = Draft(
@@ -234,7 +239,7 @@ async def create_draft(
 
 
 async def _target_of(
-    session: AsyncSession, client: Client, data: NewDraft
+    session: AsyncSession, client: Client, data: NewDraft, now: datetime
 ) -> tuple[Channel, InboundItem | None]:
     if data.kind == Kind.REPLY:
         if data.inbound_item_id is None:
@@ -252,7 +257,7 @@ async def _target_of(
         raise InvalidInput("a post does not answer an inbound item", field="inboundItemId")
     if data.channel_id is None:
         raise InvalidInput("a post needs a channel", field="channelId")
-    if data.scheduled_for is not None and data.scheduled_for <= utcnow():
+    if data.scheduled_for is not None and data.scheduled_for <= now:
         raise InvalidInput("must be in the future", field="scheduledFor")
     return await publishing.get_channel_of(session, client, data.channel_id), None
 
@@ -307,6 +312,7 @@ async def _facts(session: AsyncSession, draft: Draft, wording: int | None) -> ru
         current_revision_author_id=revision.author_id if revision else None,
         approvals_on_current=approvals,
         scheduled=draft.scheduled_for is not None,
+        created_by_id=draft.created_by_id,
     )
 
 
@@ -367,9 +373,16 @@ def _enter_status(access: DraftAccess, status: Status, now: datetime) -> None:
         draft.decided_at = now
 
 
-async def submit(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int) -> Draft:
+async def submit(
+    session: AsyncSession,
+    actor: Actor,
+    draft_id: uuid.UUID,
+    version: int,
+    *,
+    now: datetime | None = None,
+) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.SUBMIT)
-    _enter_status(access, outcome.status, utcnow())
+    _enter_status(access, outcome.status, now or utcnow())
     await _event(
         session,
         access.draft,
@@ -381,14 +394,20 @@ async def submit(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, versi
 
 
 async def revise(
-    session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int, content: Content
+    session: AsyncSession,
+    actor: Actor,
+    draft_id: uuid.UUID,
+    version: int,
+    content: Content,
+    *,
+    now: datetime | None = None,
 ) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.REVISE)
     channel = await publishing.get_channel_of(session, access.client, access.draft.channel_id)
     _check_content(access.draft.kind, content, channel)
     await _add_revision(session, access.draft, actor.user_id, content)
     was = access.draft.status
-    _enter_status(access, outcome.status, utcnow())
+    _enter_status(access, outcome.status, now or utcnow())
     if outcome.restarts_approval:
         await _event(session, access.draft, actor.user_id, "draft.resubmitted", {"from": was})
     return access.draft
@@ -404,6 +423,7 @@ async def decide(
     comment: str,
     revision_id: uuid.UUID | None,
     wording: int | None,
+    now: datetime | None = None,
 ) -> Draft:
     action = Action(decision)
     access, outcome = await _transition(
@@ -434,12 +454,14 @@ async def decide(
     session.add(row)
     if outcome.policy_met:
         draft.approved_wording = wording or 0
-    _enter_status(access, outcome.status, utcnow())
+    _enter_status(access, outcome.status, now or utcnow())
     await _event(
         session,
         draft,
         actor.user_id,
-        DECISION_EVENTS[action],
+        "draft.approval_recorded"
+        if action is Action.APPROVE and not outcome.policy_met
+        else DECISION_EVENTS[action],
         {
             "revisionId": str(revision.id),
             "role": row.role,
@@ -462,9 +484,16 @@ def _check_wording(revision: Revision, wording: int | None) -> None:
         raise InvalidInput(f"must be between 0 and {count - 1}", field="wording")
 
 
-async def withdraw(session: AsyncSession, actor: Actor, draft_id: uuid.UUID, version: int) -> Draft:
+async def withdraw(
+    session: AsyncSession,
+    actor: Actor,
+    draft_id: uuid.UUID,
+    version: int,
+    *,
+    now: datetime | None = None,
+) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.WITHDRAW)
-    _enter_status(access, outcome.status, utcnow())
+    _enter_status(access, outcome.status, now or utcnow())
     await _event(session, access.draft, actor.user_id, "draft.withdrawn", {})
     return access.draft
 
