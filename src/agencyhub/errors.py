@@ -164,8 +164,14 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
     """Name the missing field itself rather than the body that lacks it."""
     message = str(error.get("message", ""))
     missing = _MISSING_FIELD.search(message)
-    field = missing.group(1) if missing else str(error.get("key", ""))
+    field = missing.group(1) if missing else _camel(str(error.get("key", "")))
     return {"field": field, "message": message}
+
+
+def _camel(name: str) -> str:
+    """Query parameters are reported by their Python name; the wire name is camelCase."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 _HTTP_PROBLEMS = {

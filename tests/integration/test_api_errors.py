@@ -127,3 +127,13 @@ async def test_openapi_schema_is_served(client):
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/auth/login" in schema["paths"]
     assert "/api/v1/agencies/{agency_id}/clients" in schema["paths"]
+
+
+async def test_query_parameter_errors_name_the_wire_name(client, database, passwords):
+    world = await make_world(database, passwords)
+    caller = await sign_in(client, world.users["a.owner"].email)
+    response = await caller.get(
+        f"/api/v1/agencies/{world.agencies['a'].id}/clients", params={"includeArchived": "maybe"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "includeArchived"
