@@ -22,7 +22,7 @@ from agencyhub.approvals import rules
 from agencyhub.approvals.models import ApprovalPolicy, Comment, Decision, Draft, Revision
 from agencyhub.approvals.rules import Action, Kind, Refused, Severity, Status, Who
 from agencyhub.audit.models import Event
-from agencyhub.audit.service import record_event
+from agencyhub.audit.record import record_event
 from agencyhub.db import utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agencyhub.escalation import rules as escalation_rules

@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.audit.service import record_event
+from agencyhub.audit.record import record_event
 from agencyhub.db import utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agencyhub.publishing.models import Channel, InboundItem

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agencyhub.audit.service import record_event
+from agencyhub.audit.record import record_event
 from agencyhub.config import Settings
 from agencyhub.db import Scope, after_commit, set_scope, utcnow
 from agencyhub.errors import Conflict, Gone, InvalidInput, NotFound

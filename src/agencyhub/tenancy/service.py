@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from agencyhub.audit.service import record_event
+from agencyhub.audit.record import record_event
 from agencyhub.db import enter_tenant, utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agencyhub.tenancy import rules

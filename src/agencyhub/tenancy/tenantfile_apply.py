@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.audit.service import record_event
+from agencyhub.audit.record import record_event
 from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.errors import NotFound
