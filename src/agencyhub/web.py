@@ -24,6 +24,13 @@ log = structlog.get_logger("agencyhub.request")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Secrets that travel in URLs (invitation links, calendar feeds): ahi_…, ahc_…, and any
+# other of our token kinds. They never reach a log line.
+_TOKEN_IN_PATH = re.compile(r"\bah[a-z]_[A-Za-z0-9_-]+")
+
+
+def loggable_path(path: str) -> str:
+    return _TOKEN_IN_PATH.sub("[redacted]", path)
 
 
 @dataclass
@@ -95,7 +102,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
             log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=loggable_path(scope["path"]),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

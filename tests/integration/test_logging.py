@@ -48,13 +48,16 @@ async def test_request_lines_carry_context_and_never_secrets(
         )
         assert invited.status_code == 201
         await client.get(f"/api/v1/agencies/{agency_id}/clients")
+        await client.get("/api/v1/invitation-links/ahi_secretlinkvalue123")
+        await client.get("/api/v1/calendar/ahc_secretfeedvalue456.ics")
         await client.post(
             "/api/v1/auth/login", json={"email": "x@example.com", "password": "hunter2-wrong"}
         )
 
     output = capfd.readouterr()
     text = output.out + output.err
-    for secret in (PASSWORD, "hunter2-wrong", token, session_cookie, csrf):
+    secrets = (PASSWORD, "hunter2-wrong", token, session_cookie, csrf)
+    for secret in (*secrets, "ahi_secretlinkvalue123", "ahc_secretfeedvalue456"):
         assert secret not in text
     lines = json_lines(text)
     requests = [line for line in lines if line.get("event") == "request"]
@@ -66,3 +69,4 @@ async def test_request_lines_carry_context_and_never_secrets(
     assert listing["duration_ms"] >= 0
     assert len(listing["request_id"]) == 32
     assert any(line.get("event") == "auth.login_failed" for line in lines)
+    assert any(r["path"] == "/api/v1/invitation-links/[redacted]" for r in requests)
