@@ -26,6 +26,7 @@ import structlog
 from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import MetaData, event, false, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -44,6 +45,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.config import Settings
+from agencyhub.errors import Conflict
 
 log = structlog.get_logger(__name__)
 
@@ -259,6 +261,15 @@ async def transaction(
             log.info("db.system_scope", reason=scope.system)
         async with session.begin():
             yield session
+
+
+async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
+    """Flush; a unique-key race with a concurrent writer answers 409, not 500."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        log.info("db.write_conflict", detail=detail)
+        raise Conflict(detail) from exc
 
 
 @dataclass

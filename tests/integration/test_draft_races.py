@@ -10,10 +10,10 @@ import asyncio
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from agencyhub.app import create_app
-from agencyhub.approvals.models import Decision
+from agencyhub.approvals.models import ApprovalPolicy, Decision
 from agencyhub.db import Scope, transaction
 from tests.factories import PASSWORD, make_world
 
@@ -99,4 +99,26 @@ async def test_concurrent_approve_and_reject_leave_one_decision(postgres_databas
     assert outcomes <= {"approved", "rejected"}
     for client in (owner, approver, executive):
         await client.aclose()
+    await app.state.runtime.db.dispose()
+
+
+async def test_two_admins_saving_the_first_policy_at_once_get_200_and_409(
+    postgres_database, pg, passwords
+):
+    world = await make_world(pg, passwords)
+    app = create_app(postgres_database.settings)
+    admin = await signed_in(app, world.users["a1.client_admin"].email)
+    client_id = world.clients["a1"].id
+    body = {"normal": [{"approver": 1}], "high": [{"approver": 1}], "crisis": [{"executive": 1}]}
+    for round_ in range(5):
+        async with transaction(pg.sessions, Scope.for_system("tests")) as session:
+            await session.execute(delete(ApprovalPolicy))
+        first, second = await asyncio.gather(
+            admin.put(f"/api/v1/clients/{client_id}/approval-policy", json=body),
+            admin.put(f"/api/v1/clients/{client_id}/approval-policy", json=body),
+        )
+        codes = sorted([first.status_code, second.status_code])
+        # Never a 500: either both saved one after the other, or the loser gets 409.
+        assert codes in ([200, 200], [200, 409]), (round_, first.text, second.text)
+    await admin.aclose()
     await app.state.runtime.db.dispose()

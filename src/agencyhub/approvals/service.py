@@ -23,7 +23,7 @@ from agencyhub.approvals.models import ApprovalPolicy, Comment, Decision, Draft,
 from agencyhub.approvals.rules import Action, Kind, Refused, Severity, Status, Who
 from agencyhub.audit.models import Event
 from agencyhub.audit.record import record_event
-from agencyhub.db import utcnow
+from agencyhub.db import flush_or_conflict, utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agencyhub.escalation import rules as escalation_rules
 from agencyhub.publishing import service as publishing
@@ -176,7 +176,9 @@ async def set_policy(
     row.requirements = policy_to_json(policy)
     row.four_eyes = four_eyes
     row.updated_by_id = actor.user_id
-    await session.flush()
+    await flush_or_conflict(
+        session, "Someone else saved this at the same moment; reload and try again."
+    )
     await record_event(
         session,
         type="approval_policy.updated",

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.db import utcnow
+from agencyhub.db import flush_or_conflict, utcnow
 from agencyhub.errors import Forbidden, InvalidInput, NotFound
 from agencyhub.escalation import rules
 from agencyhub.escalation.models import RotaOverride, RotaRecord
@@ -158,7 +158,9 @@ async def set_rota(
     row.layers = [layer_to_json(layer) for layer in layers]
     row.gap_contact_id = data.gap_contact
     row.updated_by_id = actor.user_id
-    await session.flush()
+    await flush_or_conflict(
+        session, "Someone else saved this at the same moment; reload and try again."
+    )
     await record(
         session,
         client,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.db import utcnow
+from agencyhub.db import flush_or_conflict, utcnow
 from agencyhub.errors import InvalidInput
 from agencyhub.escalation import rules
 from agencyhub.escalation.models import SlaPolicyRecord
@@ -153,7 +153,9 @@ async def set_sla_policy(
     row.holidays = stored["holidays"]
     row.reminder_at = policy.reminder_at
     row.updated_by_id = actor.user_id
-    await session.flush()
+    await flush_or_conflict(
+        session, "Someone else saved this at the same moment; reload and try again."
+    )
     await record(
         session, client, actor.user_id, "sla_policy.updated", ("client", client.id), stored
     )
