@@ -22,6 +22,8 @@ class Event(TenantOwned, Base):
     __table_args__ = (
         Index("ix_events_agency_id_id", "agency_id", "id"),
         Index("ix_events_client_id_id", "client_id", "id"),
+        # A draft's timeline and the trail filtered by subject.
+        Index("ix_events_subject_id_id", "subject_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
