@@ -254,7 +254,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_drafts_queue",
-            ["client_id", "sla_due_at", "severity_order", "submitted_at", "id"],
+            ["agency_id", "client_id", "sla_due_at", "severity_order", "submitted_at", "id"],
             unique=False,
             postgresql_where=sa.text("status = 'pending'"),
             sqlite_where=sa.text("status = 'pending'"),

@@ -15,6 +15,7 @@ logged.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -164,44 +165,82 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
     scope = scope_of(state.session)
     if scope.system is not None:
         return
-    for model in _tenant_models():
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                model,
-                model.scope_criteria(scope),
-                include_aliases=True,
-            )
-        )
+    state.statement = state.statement.options(*_criteria_for(state.session, scope))
 
 
-def _tenant_models() -> list[type[Any]]:
-    return [
+def _criteria_for(session: Session, scope: Scope) -> tuple[Any, ...]:
+    """One criteria option per tenant model, built once per scope of a session.
+
+    Every tenant model gets its criteria on every statement (not just the ones at the
+    top level) because with_loader_criteria also reaches subqueries and joins.
+    """
+    cached = session.info.get("_tenant_criteria")
+    if cached is not None and cached[0] is scope:
+        return cached[1]  # type: ignore[no-any-return]
+    options = tuple(
+        with_loader_criteria(model, model.scope_criteria(scope), include_aliases=True)
+        for model in _tenant_models()
+    )
+    session.info["_tenant_criteria"] = (scope, options)
+    return options
+
+
+@functools.cache
+def _tenant_models() -> tuple[type[Any], ...]:
+    # Import every feature's models first: a model missing from this (cached) list
+    # would silently go unfiltered.
+    from agencyhub.models import load_all_models
+
+    load_all_models()
+    return tuple(
         mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantScoped)
-    ]
+    )
 
 
 def after_commit(session: AsyncSession | Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the current transaction has committed; never on rollback.
+    """Run ``callback`` once the outermost transaction has committed; never on rollback.
 
     Side effects that others can observe (mail, live events, broker messages) go here,
-    so nobody is told about a change that may still roll back.
+    so nobody is told about a change that may still roll back. A callback registered
+    inside a savepoint that rolls back is dropped with it.
     """
-    session.info.setdefault("after_commit", []).append(callback)
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    savepoint = sync.get_nested_transaction()
+    sync.info.setdefault("after_commit", []).append((savepoint, callback))
 
 
 @event.listens_for(TenantSession, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop("after_commit", [])
-    for callback in callbacks:
+    if session.in_nested_transaction():
+        return  # a savepoint was released; the real commit is still to come
+    for _savepoint, callback in session.info.pop("after_commit", []):
         try:
             callback()
         except Exception:  # the change is committed; a failed side effect must not undo it
             log.exception("db.after_commit_failed", callback=getattr(callback, "__name__", "?"))
 
 
-@event.listens_for(TenantSession, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop("after_commit", None)
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get("after_commit")
+    if not pending:
+        return
+    if not previous_transaction.nested:
+        session.info.pop("after_commit", None)
+        return
+    session.info["after_commit"] = [
+        (savepoint, callback)
+        for savepoint, callback in pending
+        if not _inside(savepoint, previous_transaction)
+    ]
+
+
+def _inside(savepoint: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 @event.listens_for(TenantSession, "after_begin")
@@ -234,16 +273,24 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own implicit BEGIN breaks SAVEPOINT: releasing the first savepoint
+    # would commit the whole transaction. SQLAlchemy emits BEGIN itself instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

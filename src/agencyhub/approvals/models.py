@@ -18,8 +18,11 @@ class Draft(IdMixin, TimestampMixin, TenantOwned, Base):
     __tablename__ = "drafts"
     __table_args__ = (
         # The queue: pending drafts of a client, soonest SLA first, then severity, age.
+        # The tenant key leads because every query carries it (the tenant criteria):
+        # with it first, the planner reads the page in order and stops at the limit.
         Index(
             "ix_drafts_queue",
+            "agency_id",
             "client_id",
             "sla_due_at",
             "severity_order",
@@ -48,6 +51,7 @@ class Draft(IdMixin, TimestampMixin, TenantOwned, Base):
     current_revision_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     revision_count: Mapped[int] = mapped_column(default=0)
     scheduled_for: Mapped[datetime | None] = mapped_column(default=None)
+    paused_at: Mapped[datetime | None] = mapped_column(default=None)  # crisis mode holds it
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
     sla_due_at: Mapped[datetime | None] = mapped_column(default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
