@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,11 +13,24 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from agencyhub.approvals.api import ClientDraftsController, DraftController, InboundController
+from agencyhub.approvals.queue_api import QueueController
+from agencyhub.audit.api import EventController
 from agencyhub.config import Settings
 from agencyhub.db import Database
 from agencyhub.errors import EXCEPTION_HANDLERS
+from agencyhub.escalation.api import (
+    CalendarFeedController,
+    CrisisController,
+    EmergencyPlanController,
+    NotificationController,
+    RotaChangeController,
+    RotaController,
+    SlaPolicyController,
+    TemplateController,
+)
 from agencyhub.health import HealthController
 from agencyhub.logging import configure_logging
+from agencyhub.tasks import RunningWorker, setup_broker, start_worker
 from agencyhub.tenancy.api import (
     AgencyController,
     AuthController,
@@ -36,6 +50,19 @@ from agencyhub.web import (
 )
 
 API_VERSION = "0.1.0"
+EMBEDDED_WORKER_THREADS = 2
+
+
+def start_background_work(settings: Settings) -> RunningWorker | None:
+    """Bind the actors to the broker; with no Redis (the embedded demo) also run a
+    worker with the in-memory broker inside this process.
+
+    Tests (environment "test") start the workers they need themselves.
+    """
+    broker = setup_broker(settings)
+    if settings.redis_url or settings.environment == "test":
+        return None  # `agencyhub worker` processes consume; the web only sends
+    return start_worker(broker, threads=EMBEDDED_WORKER_THREADS)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -47,9 +74,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        worker = start_background_work(settings)
         try:
             yield
         finally:
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
             await runtime.db.dispose()
 
     return Litestar(
@@ -64,6 +94,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ClientDraftsController,
             DraftController,
             InboundController,
+            EventController,
+            QueueController,
+            SlaPolicyController,
+            RotaController,
+            RotaChangeController,
+            CalendarFeedController,
+            TemplateController,
+            EmergencyPlanController,
+            NotificationController,
+            CrisisController,
         ],
         dependencies={
             "session": Provide(provide_session),

@@ -1,30 +1,41 @@
 """Dramatiq broker setup and the worker loop.
 
-The broker must be set before any module that declares an actor is imported (an
-actor decorated earlier binds to a default broker for good), so features register
-their actors through :func:`import_actors`, called after :func:`setup_broker`.
-Production: Redis (``AGENCYHUB_REDIS_URL``). Embedded demo and tests: the in-memory
-StubBroker with worker threads inside the web process.
+Features declare their actors on the broker through a ``declare_actors(broker)``
+function in each module of :data:`ACTOR_MODULES`, called by :func:`setup_broker`;
+nothing binds to a broker at import time. Production: Redis (``AGENCYHUB_REDIS_URL``).
+Embedded demo: the in-memory StubBroker with worker threads inside the web process
+(:func:`start_worker` from the app's lifespan).
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+from dataclasses import dataclass
 
 import dramatiq
 import structlog
+from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
 from agencyhub.config import Settings
+from agencyhub.escalation.actors import (
+    CONTEXT,
+    STEP_ACTOR,
+    SWEEP_ACTOR,
+    Actors,
+    SweepScheduler,
+    configure_worker,
+)
+from agencyhub.escalation.enforcement import use_wakeup_sink
 
 log = structlog.get_logger(__name__)
 
-# Feature modules with actors; the escalation, notifications and publishing
-# features add theirs here.
-ACTOR_MODULES: tuple[str, ...] = ()
+# Feature modules with actors (each has ``declare_actors(broker)``); the
+# notifications and publishing features add theirs here.
+ACTOR_MODULES: tuple[str, ...] = ("agencyhub.escalation.actors",)
 
 # Delayed messages wake up within this many milliseconds of their due time.
 WORKER_TIMEOUT_MS = 100
@@ -39,25 +50,52 @@ def setup_broker(settings: Settings) -> dramatiq.Broker:
         broker.emit_after("process_boot")
     broker.add_middleware(AsyncIO())
     dramatiq.set_broker(broker)
-    import_actors()
+    declare_actors(broker)
+    configure_worker(settings)
     log.info("broker.ready", kind=type(broker).__name__, actors=len(broker.actors))
     return broker
 
 
-def import_actors() -> None:
+def declare_actors(broker: dramatiq.Broker) -> None:
     for module in ACTOR_MODULES:
-        importlib.import_module(module)
+        importlib.import_module(module).declare_actors(broker)
+
+
+@dataclass
+class RunningWorker:
+    """A Dramatiq worker with the escalation sweep's scheduler."""
+
+    broker: dramatiq.Broker
+    worker: dramatiq.Worker
+    scheduler: SweepScheduler
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        self.scheduler.stop()
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:  # the worker's engine lives on the worker's loop
+            loop_thread.run_coroutine(CONTEXT.dispose())
+        self.worker.stop(timeout=timeout_ms)
+        use_wakeup_sink(None)
+        log.info("worker.stopped")
+
+
+def start_worker(broker: dramatiq.Broker, *, threads: int) -> RunningWorker:
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+    worker.start()
+    escalation = Actors(broker.get_actor(STEP_ACTOR), broker.get_actor(SWEEP_ACTOR))
+    # An in-memory broker loses delayed messages with the process: re-arm from the DB.
+    scheduler = SweepScheduler(escalation, rearm=isinstance(broker, StubBroker))
+    scheduler.start()
+    log.info("worker.started", threads=threads, queues=sorted(broker.get_declared_queues()))
+    return RunningWorker(broker, worker, scheduler)
 
 
 def run_worker(settings: Settings, *, threads: int, stop: threading.Event) -> None:
     """Consume until ``stop`` is set, then finish running messages and exit."""
     broker = setup_broker(settings)
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
-    worker.start()
-    log.info("worker.started", threads=threads, queues=sorted(broker.get_declared_queues()))
+    running = start_worker(broker, threads=threads)
     try:
         stop.wait()
     finally:
-        worker.stop(timeout=10_000)
+        running.stop()
         broker.close()
-        log.info("worker.stopped")

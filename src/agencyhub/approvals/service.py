@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,9 @@ from agencyhub.audit.models import Event
 from agencyhub.audit.record import record_event
 from agencyhub.db import flush_or_conflict, utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.escalation import enforcement
 from agencyhub.escalation import rules as escalation_rules
+from agencyhub.escalation.sla import load_sla_policy
 from agencyhub.publishing import service as publishing
 from agencyhub.publishing.models import Channel, InboundItem
 from agencyhub.tenancy import rules as tenancy_rules
@@ -36,14 +38,12 @@ from agencyhub.tenancy.service import get_client_for
 log = structlog.get_logger(__name__)
 
 
-def sla_due(client_timezone: str, severity: str, entered_queue_at: datetime) -> datetime:
-    """Due time by the default SLA policy in the client's time zone.
-
-    The escalation feature replaces the default with each client's own SLA policy.
-    """
-    policy = escalation_rules.DEFAULT_SLA_POLICY
-    calendar = replace(policy.calendar, timezone=client_timezone)
-    return escalation_rules.sla_due_at(entered_queue_at, policy.targets[severity], calendar)
+async def sla_due(
+    session: AsyncSession, client: Client, severity: str, entered_queue_at: datetime
+) -> datetime:
+    """Due time by the client's SLA policy (the default in the client's time zone)."""
+    policy = await load_sla_policy(session, client)
+    return escalation_rules.sla_due_at(entered_queue_at, policy.targets[severity], policy.calendar)
 
 
 DECISION_EVENTS = {
@@ -297,8 +297,11 @@ async def _facts(session: AsyncSession, draft: Draft, wording: int | None) -> ru
     approvals: tuple[rules.Approval, ...] = ()
     if revision is not None:
         rows = await session.scalars(
+            # draft_id first: it leads the decisions index.
             select(Decision).where(
-                Decision.revision_id == revision.id, Decision.decision == Action.APPROVE
+                Decision.draft_id == draft.id,
+                Decision.revision_id == revision.id,
+                Decision.decision == Action.APPROVE,
             )
         )
         # Approvals count together only when they approve the same wording.
@@ -363,14 +366,18 @@ async def _transition(
     return access, _apply(facts, request, policy)
 
 
-def _enter_status(access: DraftAccess, status: Status, now: datetime) -> None:
+async def _enter_status(
+    session: AsyncSession, access: DraftAccess, status: Status, now: datetime
+) -> None:
     draft = access.draft
     entering_queue = status is Status.PENDING and draft.status != Status.PENDING
     draft.status = status
     draft.version += 1
     if entering_queue:
         draft.submitted_at = now
-        draft.sla_due_at = sla_due(access.client.timezone, draft.severity, now)
+        draft.sla_due_at = await sla_due(session, access.client, draft.severity, now)
+        # The emergency plan is frozen into the draft now; its wake-up goes after commit.
+        await enforcement.arm_escalation(session, draft, access.client, now)
     if status in (Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED):
         draft.decided_at = now
 
@@ -384,7 +391,7 @@ async def submit(
     now: datetime | None = None,
 ) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.SUBMIT)
-    _enter_status(access, outcome.status, now or utcnow())
+    await _enter_status(session, access, outcome.status, now or utcnow())
     await _event(
         session,
         access.draft,
@@ -409,7 +416,9 @@ async def revise(
     _check_content(access.draft.kind, content, channel)
     await _add_revision(session, access.draft, actor.user_id, content)
     was = access.draft.status
-    _enter_status(access, outcome.status, now or utcnow())
+    await _enter_status(session, access, outcome.status, now or utcnow())
+    if was == Status.PENDING:
+        await enforcement.follow_revision(session, access.draft)  # the armed plan goes on
     if outcome.restarts_approval:
         await _event(session, access.draft, actor.user_id, "draft.resubmitted", {"from": was})
     return access.draft
@@ -456,7 +465,7 @@ async def decide(
     session.add(row)
     if outcome.policy_met:
         draft.approved_wording = wording or 0
-    _enter_status(access, outcome.status, now or utcnow())
+    await _enter_status(session, access, outcome.status, now or utcnow())
     await _event(
         session,
         draft,
@@ -495,7 +504,7 @@ async def withdraw(
     now: datetime | None = None,
 ) -> Draft:
     access, outcome = await _transition(session, actor, draft_id, version, Action.WITHDRAW)
-    _enter_status(access, outcome.status, now or utcnow())
+    await _enter_status(session, access, outcome.status, now or utcnow())
     await _event(session, access.draft, actor.user_id, "draft.withdrawn", {})
     return access.draft
 
@@ -528,8 +537,9 @@ async def _set_severity(
     draft.version += 1
     if draft.status == Status.PENDING and draft.submitted_at is not None:
         # A severity change can bring a running deadline closer, never push it back.
-        due = sla_due(client.timezone, severity, draft.submitted_at)
+        due = await sla_due(session, client, severity, draft.submitted_at)
         draft.sla_due_at = min(due, draft.sla_due_at) if draft.sla_due_at else due
+        await enforcement.reschedule(session, draft)
     await _event(
         session, draft, actor_id, "draft.severity_changed", {"from": previous, "to": severity}
     )

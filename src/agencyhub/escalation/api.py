@@ -15,19 +15,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
 from agencyhub.errors import NotFound
-from agencyhub.escalation import ical, rota, sla, swaps, templates
+from agencyhub.escalation import crisis, emergency, ical, notify, rota, sla, swaps, templates
 from agencyhub.escalation import rules as escalation_rules
-from agencyhub.escalation.models import RotaOverride, RotaSwap, StatementTemplate
+from agencyhub.escalation.models import Notification, RotaOverride, RotaSwap, StatementTemplate
 from agencyhub.escalation.schemas import (
+    CrisisBody,
+    CrisisOut,
+    EmergencyPlanBody,
+    EmergencyPlanOut,
+    FallbackOut,
     FeedOut,
     GapOut,
     GapsOut,
     LayerOut,
+    NotificationList,
+    NotificationOut,
     OnDutyOut,
     OpeningHoursOut,
     OverrideCreate,
     OverrideOut,
     PersonOut,
+    PlanStepOut,
     RotaBody,
     RotaOut,
     SlaPolicyBody,
@@ -189,6 +197,53 @@ def template_out(t: StatementTemplate) -> TemplateOut:
         retired_at=t.retired_at,
         created_at=t.created_at,
         updated_at=t.updated_at,
+    )
+
+
+def plan_out(view: emergency.PlanView) -> EmergencyPlanOut:
+    return EmergencyPlanOut(
+        client_id=view.client_id,
+        steps=[
+            PlanStepOut(
+                after_minutes=int(step.after.total_seconds() // 60),
+                notify=[t.value for t in step.notify],
+                users=list(step.users),
+                channels=list(step.channels),
+                fallback=FallbackOut(step.fallback.action.value, step.fallback.template_id)
+                if step.fallback
+                else None,
+            )
+            for step in view.plan.steps
+        ],
+        is_default=view.is_default,
+        updated_at=view.record.updated_at if view.record else None,
+    )
+
+
+def notification_out(n: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=n.id,
+        client_id=n.client_id,
+        kind=n.kind,
+        subject_type=n.subject_type,
+        subject_id=n.subject_id,
+        title=n.title,
+        body=n.body,
+        created_at=n.created_at,
+        read_at=n.read_at,
+    )
+
+
+def crisis_out(view: crisis.CrisisView) -> CrisisOut:
+    c = view.crisis
+    return CrisisOut(
+        client_id=view.client_id,
+        active=c is not None,
+        started_at=c.started_at if c else None,
+        started_by_id=c.started_by_id if c else None,
+        started_by_draft_id=c.started_by_draft_id if c else None,
+        reason=c.reason if c else "",
+        paused_posts=view.paused_posts,
     )
 
 
@@ -454,8 +509,91 @@ class TemplateController(Controller):
         return template_out(await templates.retire_template(session, actor, template_id))
 
 
+class EmergencyPlanController(Controller):
+    path = "/api/v1/clients/{client_id:uuid}/emergency-plan"
+    tags = ["escalation"]
+
+    @get("")
+    async def get_plan(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+    ) -> EmergencyPlanOut:
+        """Escalation steps and the fallback (the default plan if none is saved)."""
+        return plan_out(await emergency.get_emergency_plan(session, actor, client_id))
+
+    @put("")
+    async def put_plan(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        data: JSONBody[EmergencyPlanBody],
+    ) -> EmergencyPlanOut:
+        """Replace the plan (client admins); drafts already in the queue keep theirs."""
+        return plan_out(await emergency.set_emergency_plan(session, actor, client_id, data))
+
+
+class NotificationController(Controller):
+    path = "/api/v1/me/notifications"
+    tags = ["escalation"]
+
+    @get("")
+    async def list_notifications(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        unread: Annotated[bool, QueryParameter(name="unread")] = False,
+    ) -> NotificationList:
+        """The caller's in-app notifications, newest first."""
+        rows = await notify.list_my_notifications(session, actor, unread_only=unread)
+        return NotificationList(items=[notification_out(n) for n in rows])
+
+
+class CrisisController(Controller):
+    path = "/api/v1/clients/{client_id:uuid}/crisis"
+    tags = ["escalation"]
+
+    @get("")
+    async def get_crisis(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+    ) -> CrisisOut:
+        """Whether the client is in crisis mode (every client view shows this)."""
+        return crisis_out(await crisis.get_crisis(session, actor, client_id))
+
+    @post("", status_code=HTTP_200_OK)
+    async def declare(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        data: JSONBody[CrisisBody | None] = None,
+    ) -> CrisisOut:
+        """Declare crisis mode (client executives/admins): pauses scheduled posts,
+        raises new inbound items to crisis severity. Declaring again changes nothing."""
+        reason = data.reason if data is not None else ""
+        return crisis_out(await crisis.declare_crisis(session, actor, client_id, reason))
+
+    @delete("", status_code=HTTP_200_OK)
+    async def end(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+    ) -> CrisisOut:
+        """End crisis mode (client executives/admins only); paused posts resume."""
+        return crisis_out(await crisis.end_crisis(session, actor, client_id))
+
+
 __all__ = [
     "CalendarFeedController",
+    "CrisisController",
+    "EmergencyPlanController",
+    "NotificationController",
     "RotaChangeController",
     "RotaController",
     "SlaPolicyController",

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agencyhub.db import Base, IdMixin, TenantOwned, TimestampMixin, utcnow
@@ -155,3 +155,119 @@ class StatementTemplate(IdMixin, TimestampMixin, TenantOwned, Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EmergencyPlanRecord(IdMixin, TimestampMixin, TenantOwned, Base):
+    """A client's emergency plan (replaced as a whole); absent means the default plan."""
+
+    __tablename__ = "emergency_plans"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), unique=True
+    )
+    # [{"afterMinutes": 0, "notify": ["on_duty"], "users": [], "channels": ["in_app"],
+    #   "fallback": {"action": "publish_template", "templateId": uuid} | null}, ...]
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class DraftEscalation(IdMixin, TimestampMixin, TenantOwned, Base):
+    """The plan frozen into a pending draft, and where its escalation stands.
+
+    ``token`` is rotated whenever a step runs or the schedule changes: a wake-up
+    message carrying another token is stale. ``round`` counts the draft's entries
+    into the queue; each round runs its own steps.
+    """
+
+    __tablename__ = "draft_escalations"
+    __table_args__ = (Index("ix_draft_escalations_next_due_at", "next_due_at"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    draft_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), unique=True
+    )
+    revision_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    round: Mapped[int] = mapped_column(default=1)
+    plan: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    sla_due_at: Mapped[datetime]
+    reminder_at: Mapped[datetime | None] = mapped_column(default=None)
+    token: Mapped[str] = mapped_column(String(32))
+    next_step: Mapped[int | None] = mapped_column(default=None)
+    next_due_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EscalationStepRun(IdMixin, TenantOwned, Base):
+    """A step that ran: at most one per (draft, round, step)."""
+
+    __tablename__ = "escalation_step_runs"
+    __table_args__ = (UniqueConstraint("draft_id", "round", "step"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    draft_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
+    round: Mapped[int]
+    step: Mapped[int]
+    due_at: Mapped[datetime]
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fallback: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class Notification(IdMixin, TenantOwned, Base):
+    """An in-app notification for one person."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_created_at", "user_id", "created_at"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Crisis(IdMixin, TenantOwned, Base):
+    """A client's crisis mode, from declaration to its end; at most one open per client."""
+
+    __tablename__ = "crises"
+    __table_args__ = (
+        Index(
+            "ix_crises_open_client_id",
+            "client_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    # Set when an emergency plan's fallback declared it.
+    started_by_draft_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )

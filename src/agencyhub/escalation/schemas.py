@@ -236,3 +236,82 @@ class TemplateOut(Out):
 
 class TemplateList(Out):
     items: list[TemplateOut]
+
+
+# --- emergency plan, notifications, crisis -------------------------------------------------
+
+TargetName = Literal["on_duty", "deputies", "all_approvers", "executives", "users"]
+FallbackName = Literal["publish_template", "hide_item", "crisis_mode"]
+
+
+class FallbackBody(Camel):
+    action: FallbackName
+    template_id: uuid.UUID | None = None
+
+
+class PlanStepBody(Camel):
+    after_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_080)]
+    notify: Annotated[list[TargetName], msgspec.Meta(max_length=5)]
+    users: Annotated[list[uuid.UUID], msgspec.Meta(max_length=20)] = msgspec.field(
+        default_factory=list
+    )  # whom "users" in ``notify`` names
+    channels: Annotated[list[Literal["in_app"]], msgspec.Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["in_app"]
+    )
+    fallback: FallbackBody | None = None
+
+
+class EmergencyPlanBody(Camel):
+    """The whole plan (PUT replaces it)."""
+
+    steps: Annotated[list[PlanStepBody], msgspec.Meta(min_length=1, max_length=10)]
+
+
+class FallbackOut(Out):
+    action: str
+    template_id: uuid.UUID | None
+
+
+class PlanStepOut(Out):
+    after_minutes: int
+    notify: list[str]
+    users: list[uuid.UUID]
+    channels: list[str]
+    fallback: FallbackOut | None
+
+
+class EmergencyPlanOut(Out):
+    client_id: uuid.UUID
+    steps: list[PlanStepOut]
+    is_default: bool
+    updated_at: datetime | None
+
+
+class NotificationOut(Out):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    kind: str
+    subject_type: str
+    subject_id: uuid.UUID | None
+    title: str
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationList(Out):
+    items: list[NotificationOut]
+
+
+class CrisisBody(Camel):
+    reason: Note = ""
+
+
+class CrisisOut(Out):
+    client_id: uuid.UUID
+    active: bool
+    started_at: datetime | None
+    started_by_id: uuid.UUID | None
+    started_by_draft_id: uuid.UUID | None
+    reason: str
+    paused_posts: int

@@ -49,5 +49,6 @@ class InboundItem(IdMixin, TenantOwned, Base):
     body: Mapped[str] = mapped_column(Text)
     url: Mapped[str] = mapped_column(String(2000), default="")
     severity: Mapped[str] = mapped_column(String(16), default="normal")
+    hidden_at: Mapped[datetime | None] = mapped_column(default=None)  # by an emergency plan
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

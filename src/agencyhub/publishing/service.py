@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyhub.audit.record import record_event
 from agencyhub.db import utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.escalation.crisis import severity_for_new_item
 from agencyhub.publishing.models import Channel, InboundItem
 from agencyhub.publishing.rules import text_limit_for
 from agencyhub.publishing.schemas_internal import InboundData
@@ -123,7 +124,8 @@ async def record_inbound(
         author_handle=data.author_handle,
         body=data.body,
         url=data.url,
-        severity=data.severity,
+        # A client in crisis mode gets every new item as a crisis item.
+        severity=await severity_for_new_item(session, client.id, data.severity),
         received_at=data.received_at or utcnow(),
     )
     session.add(item)

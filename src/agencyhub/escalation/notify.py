@@ -1,0 +1,72 @@
+"""Notification channels behind one interface, and a person's in-app notifications.
+
+In-app notifications are rows written in the escalation step's transaction, so they
+exist exactly when the step does. Channels that leave the database (e-mail, webhooks,
+when the notifications feature lands) implement :class:`Notifier` by enqueueing their
+own retried delivery after commit; a failure then never undoes the step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.escalation.models import Notification
+from agencyhub.tenancy.models import Client
+from agencyhub.tenancy.rules import Actor
+
+NOTIFICATION_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    client: Client
+    recipients: tuple[uuid.UUID, ...]
+    kind: str  # "escalation.reminder", "escalation.step", ...
+    title: str
+    body: str
+    subject: tuple[str, uuid.UUID]
+
+
+class Notifier(Protocol):
+    async def notify(self, session: AsyncSession, message: Message) -> None: ...
+
+
+class InAppNotifier:
+    """One Notification row per recipient, in the caller's transaction."""
+
+    async def notify(self, session: AsyncSession, message: Message) -> None:
+        for user_id in message.recipients:
+            session.add(
+                Notification(
+                    agency_id=message.client.agency_id,
+                    client_id=message.client.id,
+                    user_id=user_id,
+                    kind=message.kind,
+                    subject_type=message.subject[0],
+                    subject_id=message.subject[1],
+                    title=message.title[:200],
+                    body=message.body,
+                )
+            )
+        await session.flush()
+
+
+def default_notifiers() -> dict[str, Notifier]:
+    return {"in_app": InAppNotifier()}
+
+
+async def list_my_notifications(
+    session: AsyncSession, actor: Actor, *, unread_only: bool = False
+) -> Sequence[Notification]:
+    """The caller's own notifications, newest first, in the agencies they belong to."""
+    query = select(Notification).where(Notification.user_id == actor.user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    return (await session.scalars(query.limit(NOTIFICATION_PAGE))).all()

@@ -1,0 +1,244 @@
+"""What an escalation step does, as dispatch tables: whom each notify target means
+(resolved from the rota at the moment the step runs) and what each fallback action does.
+:func:`.enforcement.run_step` decides *whether* a step runs; this module says *what*
+it does, inside the step's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.approvals import rules as approval_rules
+from agencyhub.approvals.models import Draft
+from agencyhub.approvals.rules import Action, Status, Who
+from agencyhub.db import after_commit
+from agencyhub.escalation import plan as rules
+from agencyhub.escalation.crisis import enter_crisis
+from agencyhub.escalation.models import DraftEscalation
+from agencyhub.escalation.notify import Message, Notifier, default_notifiers
+from agencyhub.escalation.publisher import LoggingPublisher, Publication, Publisher
+from agencyhub.escalation.rota import on_duty_at
+from agencyhub.escalation.service import client_people, record
+from agencyhub.escalation.templates import approved_template
+from agencyhub.publishing.models import InboundItem
+from agencyhub.tenancy.models import Client, User
+from agencyhub.tenancy.rules import CLIENT_ROLES, Role
+
+
+@dataclass
+class Ports:
+    """The outside world of a step: notification channels and the publisher."""
+
+    notifiers: dict[str, Notifier] = field(default_factory=default_notifiers)
+    publisher: Publisher = field(default_factory=LoggingPublisher)
+
+
+@dataclass
+class StepRun:
+    """Everything a step's handlers need, loaded once under the row lock."""
+
+    session: AsyncSession
+    draft: Draft
+    client: Client
+    escalation: DraftEscalation
+    number: int
+    step: rules.Step
+    now: datetime
+    ports: Ports
+
+
+# --- notifying -----------------------------------------------------------------------------
+
+Resolver = Callable[[StepRun], Awaitable[list[uuid.UUID]]]
+
+
+async def _on_duty(run: StepRun) -> list[uuid.UUID]:
+    duty = await on_duty_at(run.session, run.client, run.now)
+    if duty.person is not None:
+        return [duty.person.id]
+    return [u.id for u in duty.gap_contacts]  # a gap: whom the rota says to page instead
+
+
+async def _deputies(run: StepRun) -> list[uuid.UUID]:
+    return [u.id for u in (await on_duty_at(run.session, run.client, run.now)).deputies]
+
+
+async def _approvers(run: StepRun) -> list[uuid.UUID]:
+    return sorted(await client_people(run.session, run.client.id, {Role.APPROVER}))
+
+
+async def _executives(run: StepRun) -> list[uuid.UUID]:
+    return sorted(await client_people(run.session, run.client.id, {Role.EXECUTIVE}))
+
+
+async def _named(run: StepRun) -> list[uuid.UUID]:
+    members = await client_people(run.session, run.client.id, CLIENT_ROLES)
+    return [u for u in run.step.users if u in members]  # who left the client is skipped
+
+
+TARGETS: dict[rules.Target, Resolver] = {
+    rules.Target.ON_DUTY: _on_duty,
+    rules.Target.DEPUTIES: _deputies,
+    rules.Target.ALL_APPROVERS: _approvers,
+    rules.Target.EXECUTIVES: _executives,
+    rules.Target.USERS: _named,
+}
+
+
+async def notify(run: StepRun) -> tuple[uuid.UUID, ...]:
+    people: dict[uuid.UUID, None] = {}
+    for target in run.step.notify:
+        people.update(dict.fromkeys(await TARGETS[target](run)))
+    recipients = tuple(people)
+    is_reminder = run.number == rules.REMINDER_STEP
+    message = Message(
+        client=run.client,
+        recipients=recipients,
+        kind="escalation.reminder" if is_reminder else "escalation.step",
+        title=_title(run, is_reminder),
+        body=run.draft.title,
+        subject=("draft", run.draft.id),
+    )
+    for channel in run.step.channels:
+        await run.ports.notifiers[channel].notify(run.session, message)
+    return recipients
+
+
+def _title(run: StepRun, is_reminder: bool) -> str:
+    due = run.escalation.sla_due_at.isoformat(timespec="minutes")
+    if is_reminder:
+        return f"Reminder: a {run.draft.severity} item of {run.client.name} is due at {due}"
+    severity, name = run.draft.severity, run.client.name
+    return f"Escalation step {run.number}: a {severity} item of {name} was due at {due}"
+
+
+# --- fallbacks -----------------------------------------------------------------------------
+
+FallbackHandler = Callable[[StepRun, rules.Fallback], Awaitable[str | None]]
+"""Takes the action; answers why it could not (None: taken)."""
+
+
+async def _publish_template(run: StepRun, fallback: rules.Fallback) -> str | None:
+    assert fallback.template_id is not None
+    assert run.draft.inbound_item_id is not None
+    template = await approved_template(run.session, run.client.id, fallback.template_id)
+    if template is None:
+        return "the template is no longer approved by the client"
+    approver = (
+        await run.session.get(User, template.approved_by_id) if template.approved_by_id else None
+    )
+    approved_by = approver.name if approver else "a former member"
+    approved_on = template.approved_at.date().isoformat() if template.approved_at else "?"
+    publication = Publication(
+        agency_id=run.draft.agency_id,
+        client_id=run.client.id,
+        draft_id=run.draft.id,
+        channel_id=run.draft.channel_id,
+        inbound_item_id=run.draft.inbound_item_id,
+        body=template.body,
+        template_id=template.id,
+        step=run.number,
+    )
+    await draft_event(
+        run,
+        "draft.fallback_published",
+        {
+            "step": run.number,
+            "templateId": str(template.id),
+            "templateVersion": template.version,
+            "approvedById": str(template.approved_by_id) if template.approved_by_id else None,
+            "note": f"published by emergency plan step {run.number}, template {template.name}, "
+            f"approved by {approved_by} on {approved_on}",
+        },
+    )
+    publisher = run.ports.publisher
+    after_commit(run.session, lambda: publisher.publish_reply(publication))
+    return None
+
+
+async def _hide_item(run: StepRun, _fallback: rules.Fallback) -> str | None:
+    item = await run.session.get(InboundItem, run.draft.inbound_item_id)
+    assert item is not None
+    if item.hidden_at is None:
+        item.hidden_at = run.now
+    await record(
+        run.session,
+        run.client,
+        None,
+        "inbound.hidden",
+        ("inbound_item", item.id),
+        {"step": run.number, "draftId": str(run.draft.id)},
+    )
+    return None
+
+
+async def _crisis_mode(run: StepRun, _fallback: rules.Fallback) -> str | None:
+    reason = f"declared by emergency plan step {run.number}"
+    await enter_crisis(
+        run.session, run.client, user_id=None, draft_id=run.draft.id, reason=reason, now=run.now
+    )
+    return None
+
+
+FALLBACKS: dict[rules.FallbackAction, FallbackHandler] = {
+    rules.FallbackAction.PUBLISH_TEMPLATE: _publish_template,
+    rules.FallbackAction.HIDE_ITEM: _hide_item,
+    rules.FallbackAction.CRISIS_MODE: _crisis_mode,
+}
+
+
+async def take_fallback(run: StepRun) -> str | None:
+    """The fallback action, then the draft to ``fallback_taken``; None if not taken."""
+    fallback = run.step.fallback
+    assert fallback is not None
+    outcome = rules.fallback_outcome(
+        fallback, has_inbound_item=run.draft.inbound_item_id is not None
+    )
+    problem = (
+        outcome.reason
+        if not outcome.applicable
+        else await FALLBACKS[fallback.action](run, fallback)
+    )
+    if problem is not None:
+        await draft_event(
+            run,
+            "draft.fallback_skipped",
+            {"step": run.number, "action": fallback.action.value, "reason": problem},
+        )
+        return None
+    _enter_fallback_taken(run.draft, run.now)
+    await draft_event(
+        run, "draft.fallback_taken", {"step": run.number, "action": fallback.action.value}
+    )
+    return fallback.action.value
+
+
+def _enter_fallback_taken(draft: Draft, now: datetime) -> None:
+    facts = approval_rules.DraftFacts(
+        status=Status(draft.status),
+        severity=approval_rules.Severity(draft.severity),
+        current_revision_id=draft.current_revision_id,
+        current_revision_author_id=None,
+    )
+    request = approval_rules.Request(action=Action.TAKE_FALLBACK, who=Who.system())
+    outcome = approval_rules.apply_action(facts, request, approval_rules.DEFAULT_POLICY)
+    draft.status = outcome.status
+    draft.version += 1
+    draft.decided_at = now
+
+
+async def draft_event(run: StepRun, type: str, payload: dict[str, Any]) -> None:
+    await record(
+        run.session,
+        run.client,
+        None,
+        type,
+        ("draft", run.draft.id),
+        {"version": run.draft.version, "status": run.draft.status, **payload},
+    )

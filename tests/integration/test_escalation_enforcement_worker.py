@@ -1,0 +1,716 @@
+"""Enforcement end to end: PostgreSQL, a real Redis broker and a real Dramatiq worker in
+this process.
+
+Each test uses its own broker namespace on a dedicated Redis database and deletes its
+keys afterwards, so it neither sees nor disturbs anybody else's messages. A "2-second
+SLA" is a crisis item (15-minute target) submitted 14 min 58 s ago.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+import httpx
+import pytest
+import redis
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
+from dramatiq.middleware import AsyncIO
+from sqlalchemy import select, text
+
+from agencyhub.app import create_app
+from agencyhub.approvals import service as approvals
+from agencyhub.approvals.models import Decision, Draft
+from agencyhub.audit.models import Event
+from agencyhub.db import Scope, transaction, utcnow
+from agencyhub.errors import Conflict
+from agencyhub.escalation.actors import (
+    CONTEXT,
+    QUEUE,
+    Actors,
+    SweepScheduler,
+    configure_worker,
+    declare_actors,
+)
+from agencyhub.escalation.enforcement import StepResult, WakeUp, run_step, use_wakeup_sink
+from agencyhub.escalation.models import Crisis, DraftEscalation, EscalationStepRun, Notification
+from agencyhub.escalation.notify import InAppNotifier, Message
+from agencyhub.escalation.plan import Skip
+from agencyhub.escalation.publisher import Publication
+from agencyhub.escalation.steps import Ports
+from agencyhub.publishing.models import InboundItem
+from agencyhub.tenancy.auth import load_actor
+from tests.factories import PASSWORD, World, make_world
+
+pytestmark = pytest.mark.postgres
+
+REDIS_URL = os.environ.get("AGENCYHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+CRISIS_TARGET = timedelta(minutes=15)
+HOLDING = "Wir kümmern uns darum und melden uns innerhalb einer Stunde."
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published: list[Publication] = []
+        self._lock = threading.Lock()
+
+    def publish_reply(self, publication: Publication) -> None:
+        with self._lock:
+            self.published.append(publication)
+
+
+@dataclass
+class Enforcement:
+    broker: RedisBroker
+    actors: Actors
+    namespace: str
+    publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
+    worker: dramatiq.Worker | None = None
+    scheduler: SweepScheduler | None = None
+
+    def start_worker(self, *, sweep_every: float | None = None) -> None:
+        self.worker = dramatiq.Worker(self.broker, worker_threads=2, worker_timeout=100)
+        self.worker.start()
+        if sweep_every is not None:
+            self.scheduler = SweepScheduler(self.actors, rearm=False, interval=sweep_every)
+            self.scheduler.start()
+
+    def settle(self) -> None:
+        self.broker.join(f"{QUEUE}.DQ", timeout=20_000)
+        self.broker.join(QUEUE, timeout=20_000)
+        if self.worker is not None:
+            self.worker.join()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.worker is not None:
+            loop_thread = get_event_loop_thread()
+            if loop_thread is not None:
+                loop_thread.run_coroutine(CONTEXT.dispose())
+            self.worker.stop(timeout=5_000)
+        self.worker = self.scheduler = None
+
+    def lose_all_messages(self) -> None:
+        """What a Redis restart without persistence does to queued messages."""
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(f"{self.namespace}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def enforcement(postgres_database, pg) -> Iterator[Enforcement]:
+    namespace = f"agencyhub-test-{os.getpid()}-{secrets.token_hex(4)}"
+    # Maintenance on every command and a 2-second heartbeat: a killed worker's unacked
+    # messages come back within seconds instead of a minute.
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=REDIS_URL,
+        namespace=namespace,
+        heartbeat_timeout=2_000,
+        maintenance_chance=MAINTENANCE_SCALE,
+    )
+    broker.add_middleware(AsyncIO())
+    running = Enforcement(broker, declare_actors(broker), namespace)
+    configure_worker(postgres_database.settings, Ports(publisher=running.publisher))
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.lose_all_messages()
+        broker.close()
+        use_wakeup_sink(None)
+
+
+@pytest.fixture
+async def api(
+    postgres_database, pg
+) -> AsyncIterator[Callable[[str], Awaitable[httpx.AsyncClient]]]:
+    """Signed-in HTTP clients of the app (no lifespan: the test runs the worker)."""
+    app = create_app(postgres_database.settings)
+    opened: list[httpx.AsyncClient] = []
+
+    async def signed_in(email: str) -> httpx.AsyncClient:
+        caller = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        response = await caller.post(
+            "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        caller.headers["x-csrf-token"] = response.json()["csrfToken"]
+        opened.append(caller)
+        return caller
+
+    yield signed_in
+    for caller in opened:
+        await caller.aclose()
+    await app.state.runtime.db.dispose()
+
+
+@dataclass
+class Scenario:
+    world: World
+    draft: dict[str, Any]
+    template_id: str
+
+    @property
+    def draft_id(self) -> uuid.UUID:
+        return uuid.UUID(self.draft["id"])
+
+
+async def crisis_reply_with_fallback(
+    api, pg, passwords, action: str = "publish_template"
+) -> Scenario:
+    """A crisis comment, a reply draft, an approved template, and a plan: step 1 pages
+    whoever is on duty at the due time, step 2 the executives and takes the fallback
+    (by default: publish the template)."""
+    world = await make_world(pg, passwords)
+    client_id = world.clients["a1"].id
+    owner = await api(world.users["a.owner"].email)
+    channel = (
+        await owner.post(
+            f"/api/v1/clients/{client_id}/channels", json={"platform": "x", "handle": "@b"}
+        )
+    ).json()
+    item = await owner.post(
+        f"/api/v1/clients/{client_id}/inbound-items",
+        json={
+            "channelId": channel["id"],
+            "externalId": f"c-{secrets.token_hex(3)}",
+            "kind": "comment",
+            "body": "Euer Produkt hat mich krank gemacht!",
+            "severity": "crisis",
+        },
+    )
+    assert item.status_code == 201, item.text
+    draft = await owner.post(
+        f"/api/v1/clients/{client_id}/drafts",
+        json={"kind": "reply", "inboundItemId": item.json()["id"], "body": "Das tut uns leid."},
+    )
+    assert draft.status_code == 201, draft.text
+    template = await owner.post(
+        f"/api/v1/clients/{client_id}/templates", json={"name": "Holding", "body": HOLDING}
+    )
+    executive = await api(world.users["a1.executive"].email)
+    approved = await executive.post(f"/api/v1/templates/{template.json()['id']}/approve", json={})
+    assert approved.status_code == 200, approved.text
+    admin = await api(world.users["a1.client_admin"].email)
+    plan = {
+        "steps": [
+            {"afterMinutes": 0, "notify": ["on_duty"]},
+            {
+                "afterMinutes": 0,
+                "notify": ["executives"],
+                "fallback": {"action": action, "templateId": template.json()["id"]}
+                if action == "publish_template"
+                else {"action": action},
+            },
+        ]
+    }
+    assert (
+        await admin.put(f"/api/v1/clients/{client_id}/emergency-plan", json=plan)
+    ).status_code == 200
+    return Scenario(world, draft.json(), template.json()["id"])
+
+
+async def submit_due_in(pg, scenario: Scenario, seconds: float) -> dict[str, Any]:
+    """Submit as if 15 minutes minus ``seconds`` ago: the crisis SLA is due in ``seconds``."""
+    entered = utcnow() - CRISIS_TARGET + timedelta(seconds=seconds)
+    async with transaction(pg.sessions) as session:
+        actor = await load_actor(session, scenario.world.user_id("a.owner"))
+        draft = await approvals.submit(
+            session, actor, scenario.draft_id, scenario.draft["version"], now=entered
+        )
+        scenario.draft = {"id": str(draft.id), "version": draft.version}
+    return scenario.draft
+
+
+async def rows(pg, model, **where: Any) -> list[Any]:
+    async with transaction(pg.sessions, Scope.for_system("tests")) as session:
+        query = select(model).filter_by(**where)
+        return list(await session.scalars(query))
+
+
+async def draft_status(pg, draft_id: uuid.UUID) -> str:
+    [draft] = await rows(pg, Draft, id=draft_id)
+    return str(draft.status)
+
+
+async def wait_for_status(pg, draft_id: uuid.UUID, status: str, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while await draft_status(pg, draft_id) != status:
+        assert time.monotonic() < deadline, f"the draft never became {status}"
+        await asyncio.sleep(0.1)
+
+
+async def draft_events(pg, draft_id: uuid.UUID) -> list[Event]:
+    events = await rows(pg, Event, subject_id=draft_id)
+    return sorted(events, key=lambda e: e.id)
+
+
+async def step_runs(pg, draft_id: uuid.UUID) -> list[int]:
+    return sorted(r.step for r in await rows(pg, EscalationStepRun, draft_id=draft_id))
+
+
+# --- the tests -----------------------------------------------------------------------------
+
+
+async def test_a_crisis_item_with_a_2_second_sla_escalates_and_the_template_is_published(
+    enforcement, api, pg, passwords
+):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    enforcement.start_worker()
+    await submit_due_in(pg, scenario, 2)
+    [armed] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+    due = armed.sla_due_at
+
+    await wait_for_status(pg, scenario.draft_id, "fallback_taken")
+    enforcement.settle()
+
+    assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]  # reminder, step 1, step 2
+    runs = {r.step: r for r in await rows(pg, EscalationStepRun, draft_id=scenario.draft_id)}
+    assert runs[1].ran_at >= due
+    assert runs[2].fallback == "publish_template"
+    [published] = enforcement.publisher.published
+    assert published.body == HOLDING
+    assert str(published.template_id) == scenario.template_id
+    assert published.step == 2
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types[-5:] == [
+        "draft.reminder_sent",
+        "draft.escalated",
+        "draft.escalated",
+        "draft.fallback_published",
+        "draft.fallback_taken",
+    ]
+    [note] = [
+        e for e in await draft_events(pg, scenario.draft_id) if e.type == "draft.fallback_published"
+    ]
+    executive = scenario.world.users["a1.executive"]
+    assert note.payload["note"] == (
+        f"published by emergency plan step 2, template Holding, approved by {executive.name} "
+        f"on {utcnow().date().isoformat()}"
+    )
+    assert note.actor_kind == "system"
+    notified = await rows(pg, Notification, user_id=executive.id)
+    assert {n.kind for n in notified} == {"escalation.reminder", "escalation.step"}
+    [finished] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+    assert finished.next_step is None
+
+
+async def test_approving_before_the_due_time_means_no_step_runs(enforcement, api, pg, passwords):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    draft = await submit_due_in(pg, scenario, 1)  # wake-up calls are on their way
+    executive = await api(scenario.world.users["a1.executive"].email)
+    approved = await executive.post(
+        f"/api/v1/drafts/{draft['id']}/decisions",
+        json={"decision": "approve", "version": draft["version"]},
+    )
+    assert approved.status_code == 200, approved.text
+
+    enforcement.start_worker()
+    await asyncio.sleep(1.5)  # past the due time
+    enforcement.settle()
+
+    assert await step_runs(pg, scenario.draft_id) == []
+    assert enforcement.publisher.published == []
+    assert await rows(pg, Notification) == []
+    assert await draft_status(pg, scenario.draft_id) == "approved"
+
+
+async def test_duplicate_messages_run_nothing_twice(enforcement, api, pg, passwords):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, 1)
+    [armed] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+    for _ in range(3):  # at-least-once delivery: the same wake-up, again and again
+        enforcement.actors.step.send(str(scenario.draft_id), armed.next_step, armed.token)
+
+    enforcement.start_worker()
+    await wait_for_status(pg, scenario.draft_id, "fallback_taken")
+    enforcement.settle()
+    [done] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+    enforcement.actors.step.send(str(scenario.draft_id), 2, done.token)  # after the end
+    enforcement.settle()
+
+    assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
+    assert len(enforcement.publisher.published) == 1
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types.count("draft.reminder_sent") == 1
+    assert types.count("draft.escalated") == 2
+    assert types.count("draft.fallback_published") == 1
+
+
+async def test_when_redis_loses_the_messages_the_sweep_still_runs_every_overdue_step(
+    enforcement, api, pg, passwords
+):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, 1)
+    enforcement.lose_all_messages()
+    await asyncio.sleep(1.2)  # every step is overdue now, and no message will wake us
+
+    enforcement.start_worker(sweep_every=0.5)
+    await wait_for_status(pg, scenario.draft_id, "fallback_taken")
+    enforcement.settle()
+
+    assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
+    assert len(enforcement.publisher.published) == 1
+
+
+class FlakyInApp(InAppNotifier):
+    """Fails its first delivery, like a notification channel that is briefly down."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def notify(self, session, message: Message) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("notification channel down")
+        await super().notify(session, message)
+
+
+async def test_a_failed_notification_rolls_the_step_back_and_is_retried_with_backoff(
+    enforcement, api, pg, passwords, postgres_database
+):
+    flaky = FlakyInApp()
+    configure_worker(
+        postgres_database.settings,
+        Ports(notifiers={"in_app": flaky}, publisher=enforcement.publisher),
+    )
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    enforcement.start_worker()
+    await submit_due_in(pg, scenario, 1)
+
+    await wait_for_status(pg, scenario.draft_id, "fallback_taken")
+    enforcement.settle()
+
+    assert flaky.calls == 4  # the reminder twice (failed, then retried), steps 1 and 2
+    assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
+    reminders = [n for n in await rows(pg, Notification) if n.kind == "escalation.reminder"]
+    assert len(reminders) == 1  # the failed attempt left nothing behind
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types.count("draft.reminder_sent") == 1
+
+
+# --- the race rule: an approval and a step due at the same moment --------------------------
+# Both lock the draft row; whichever commits first wins. These run the step in a
+# transaction the test holds open, so the other side provably waits on the lock.
+
+
+@pytest.fixture
+def no_broker() -> None:
+    use_wakeup_sink(None)  # wake-ups are dropped: the test runs each step itself
+
+
+async def armed_wakeup(pg, draft_id: uuid.UUID) -> WakeUp:
+    [row] = await rows(pg, DraftEscalation, draft_id=draft_id)
+    assert row.next_step is not None
+    return WakeUp(draft_id, row.next_step, row.token, row.next_due_at)
+
+
+async def run_next_step_with(pg, wakeup: WakeUp, ports: Ports) -> StepResult:
+    async with transaction(pg.sessions, Scope.for_system("tests.step")) as session:
+        return await run_step(session, wakeup, ports=ports)
+
+
+async def run_next_step(pg, draft_id: uuid.UUID, ports: Ports) -> StepResult:
+    return await run_next_step_with(pg, await armed_wakeup(pg, draft_id), ports)
+
+
+async def approve(pg, scenario: Scenario, version: int) -> Draft:
+    async with transaction(pg.sessions) as session:
+        actor = await load_actor(session, scenario.world.user_id("a1.executive"))
+        return await approvals.decide(
+            session,
+            actor,
+            scenario.draft_id,
+            decision="approve",
+            version=version,
+            comment="",
+            revision_id=None,
+            wording=None,
+        )
+
+
+async def overdue_at_the_fallback_step(api, pg, passwords, ports: Ports) -> Scenario:
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -1)
+    for _ in (0, 1):  # the reminder and step 1 ran; step 2 (the fallback) is due
+        assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None
+    return scenario
+
+
+async def test_race_approval_commits_first_so_no_fallback_follows(no_broker, api, pg, passwords):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await overdue_at_the_fallback_step(api, pg, passwords, ports)
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+    assert wakeup.step == 2
+
+    async with transaction(pg.sessions) as session:
+        actor = await load_actor(session, scenario.world.user_id("a1.executive"))
+        await approvals.decide(
+            session,
+            actor,
+            scenario.draft_id,
+            decision="approve",
+            version=scenario.draft["version"],
+            comment="",
+            revision_id=None,
+            wording=None,
+        )
+        step = asyncio.create_task(run_next_step_with(pg, wakeup, ports))
+        await asyncio.sleep(0.5)
+        assert not step.done()  # waiting for the draft row lock
+    result = await step
+
+    assert result.skipped is Skip.NOT_PENDING
+    assert await draft_status(pg, scenario.draft_id) == "approved"
+    assert await step_runs(pg, scenario.draft_id) == [0, 1]
+    assert ports.publisher.published == []  # type: ignore[attr-defined]
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert "draft.fallback_taken" not in types
+    assert types[-1] == "draft.approved"
+
+
+async def test_race_fallback_commits_first_so_the_approval_is_refused(
+    no_broker, api, pg, passwords
+):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await overdue_at_the_fallback_step(api, pg, passwords, ports)
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+
+    async with transaction(pg.sessions, Scope.for_system("tests.step")) as session:
+        result = await run_step(session, wakeup, ports=ports)
+        approval = asyncio.create_task(approve(pg, scenario, scenario.draft["version"]))
+        await asyncio.sleep(0.5)
+        assert not approval.done()  # waiting for the draft row lock
+    with pytest.raises(Conflict):
+        await approval
+
+    assert result.fallback == "publish_template"
+    assert await draft_status(pg, scenario.draft_id) == "fallback_taken"
+    assert len(ports.publisher.published) == 1  # type: ignore[attr-defined]
+    assert await rows(pg, Decision, draft_id=scenario.draft_id) == []
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types[-2:] == ["draft.fallback_published", "draft.fallback_taken"]
+    assert "draft.approved" not in types
+
+
+async def test_race_a_notify_step_first_and_the_approval_still_applies(
+    no_broker, api, pg, passwords
+):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -1)
+    assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None  # reminder
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+    assert wakeup.step == 1  # notify only
+
+    async with transaction(pg.sessions, Scope.for_system("tests.step")) as session:
+        result = await run_step(session, wakeup, ports=ports)
+        approval = asyncio.create_task(approve(pg, scenario, scenario.draft["version"]))
+        await asyncio.sleep(0.5)
+        assert not approval.done()
+    approved = await approval
+
+    assert result.skipped is None
+    assert approved.status == "approved"
+    later = await run_next_step(pg, scenario.draft_id, ports)  # step 2 was armed meanwhile
+    assert later.skipped is Skip.NOT_PENDING
+    assert await step_runs(pg, scenario.draft_id) == [0, 1]
+    assert ports.publisher.published == []  # type: ignore[attr-defined]
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types[-2:] == ["draft.escalated", "draft.approved"]
+
+
+# --- the other fallbacks -------------------------------------------------------------------
+
+
+async def test_the_hide_item_fallback_hides_the_inbound_item(no_broker, api, pg, passwords):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords, action="hide_item")
+    await submit_due_in(pg, scenario, -1)
+    for _ in (0, 1, 2):
+        assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None
+
+    [draft] = await rows(pg, Draft, id=scenario.draft_id)
+    assert draft.status == "fallback_taken"
+    [item] = await rows(pg, InboundItem, id=draft.inbound_item_id)
+    assert item.hidden_at is not None
+    assert [e.type for e in await rows(pg, Event, subject_id=item.id)][-1] == "inbound.hidden"
+    assert ports.publisher.published == []  # type: ignore[attr-defined]
+
+
+async def test_the_crisis_mode_fallback_declares_a_crisis_for_the_client(
+    no_broker, api, pg, passwords
+):
+    ports = Ports()
+    scenario = await crisis_reply_with_fallback(api, pg, passwords, action="crisis_mode")
+    await submit_due_in(pg, scenario, -1)
+    for _ in (0, 1, 2):
+        assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None
+
+    [crisis] = await rows(pg, Crisis, client_id=scenario.world.clients["a1"].id)
+    assert crisis.ended_at is None
+    assert crisis.started_by_draft_id == scenario.draft_id
+    assert crisis.started_by_id is None  # the system, by the client's plan
+    assert await draft_status(pg, scenario.draft_id) == "fallback_taken"
+
+
+async def test_a_template_retired_after_arming_is_not_published(no_broker, api, pg, passwords):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -1)
+    executive = await api(scenario.world.users["a1.executive"].email)
+    retired = await executive.post(f"/api/v1/templates/{scenario.template_id}/retire")
+    assert retired.status_code == 200, retired.text
+    for _ in (0, 1, 2):
+        assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None
+
+    assert ports.publisher.published == []  # type: ignore[attr-defined]
+    assert await draft_status(pg, scenario.draft_id) == "pending"  # still the client's call
+    [skipped] = [
+        e for e in await draft_events(pg, scenario.draft_id) if e.type == "draft.fallback_skipped"
+    ]
+    assert skipped.payload["reason"] == "the template is no longer approved by the client"
+
+
+# --- a worker process killed in the middle of a step ---------------------------------------
+
+WORKER_SCRIPT = """
+import sys, time
+import dramatiq
+from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
+from dramatiq.middleware import AsyncIO
+from agencyhub.config import Settings
+from agencyhub.escalation.actors import configure_worker, declare_actors
+from agencyhub.models import load_all_models
+
+load_all_models()
+redis_url, database_url, namespace = sys.argv[1:4]
+broker = RedisBroker(url=redis_url, namespace=namespace)
+broker.add_middleware(AsyncIO())
+declare_actors(broker)
+configure_worker(Settings(environment="test", database_url=database_url, database_pool_size=2))
+dramatiq.Worker(broker, worker_threads=1, worker_timeout=100).start()
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+async def backends_waiting_for_a_lock(pg) -> int:
+    async with pg.engine.connect() as conn:
+        found = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return int(found or 0)
+
+
+async def test_a_worker_killed_mid_step_leaves_the_step_to_run_exactly_once(
+    enforcement, api, pg, passwords, postgres_database
+):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -1)  # every step is overdue
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+    enforcement.lose_all_messages()
+    process = subprocess.Popen(  # noqa: ASYNC220 - a child we kill on purpose
+        [
+            sys.executable,
+            "-c",
+            WORKER_SCRIPT,
+            REDIS_URL,
+            postgres_database.settings.database_url,
+            enforcement.namespace,
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"ready"
+        async with transaction(pg.sessions, Scope.for_system("tests.hold")) as holding:
+            # Hold the draft row: the worker's step blocks inside its transaction.
+            await holding.execute(
+                select(Draft).where(Draft.id == scenario.draft_id).with_for_update()
+            )
+            enforcement.actors.step.send(str(wakeup.draft_id), wakeup.step, wakeup.token)
+            for _ in range(100):
+                if await backends_waiting_for_a_lock(pg):
+                    break
+                await asyncio.sleep(0.1)
+            assert await backends_waiting_for_a_lock(pg) == 1  # mid-step
+            process.kill()
+            process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert await step_runs(pg, scenario.draft_id) == []  # nothing of the dead step stayed
+
+    enforcement.start_worker(sweep_every=0.5)  # "after restart": the sweep finds it
+    await wait_for_status(pg, scenario.draft_id, "fallback_taken")
+    await asyncio.sleep(3)  # past the heartbeat timeout: the dead worker's message returns
+    enforcement.settle()  # ... and has been delivered again, as a stale no-op
+
+    assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
+    assert len(enforcement.publisher.published) == 1
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types.count("draft.reminder_sent") == 1
+
+
+# --- whom a step pages ---------------------------------------------------------------------
+
+
+def rota_of(world: World, person: str) -> dict[str, Any]:
+    starts = (utcnow() - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        "layers": [
+            {
+                "participants": [str(world.user_id(person))],
+                "startsAt": starts.isoformat(),
+                "rotation": "daily",
+                "handoff": "00:00",
+                "timezone": "UTC",
+            }
+        ]
+    }
+
+
+async def notified_by_step(pg, draft_id: uuid.UUID) -> dict[int, list[str]]:
+    runs = await rows(pg, EscalationStepRun, draft_id=draft_id)
+    return {r.step: r.notified for r in runs}
+
+
+async def test_on_duty_is_whoever_the_rota_names_when_the_step_runs(no_broker, api, pg, passwords):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    world, client_id = scenario.world, scenario.world.clients["a1"].id
+    admin = await api(world.users["a1.client_admin"].email)
+    rota_path = f"/api/v1/clients/{client_id}/rota"
+    assert (await admin.put(rota_path, json=rota_of(world, "a1.approver"))).status_code == 200
+    await submit_due_in(pg, scenario, -1)
+    assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None  # reminder
+
+    # The approver falls ill after the draft was armed: the executive takes the rota.
+    assert (await admin.put(rota_path, json=rota_of(world, "a1.executive"))).status_code == 200
+    assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None  # step 1
+
+    assert await notified_by_step(pg, scenario.draft_id) == {
+        0: [str(world.user_id("a1.approver"))],
+        1: [str(world.user_id("a1.executive"))],
+    }
+    [approver_note] = await rows(pg, Notification, user_id=world.user_id("a1.approver"))
+    assert approver_note.kind == "escalation.reminder"
