@@ -14,6 +14,12 @@ from agencyhub.audit.models import Event
 from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.errors import NotFound
+from agencyhub.escalation.models import (
+    EmergencyPlanRecord,
+    RotaRecord,
+    SlaPolicyRecord,
+    StatementTemplate,
+)
 from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
 from agencyhub.tenancy.secrets import Passwords, token_digest
 from agencyhub.tenancy.tenantfile import (
@@ -34,6 +40,10 @@ MODELS = {
     "users": User,
     "memberships": Membership,
     "invitations": Invitation,
+    "sla_policies": SlaPolicyRecord,
+    "statement_templates": StatementTemplate,
+    "emergency_plans": EmergencyPlanRecord,
+    "rotas": RotaRecord,
     "events": Event,
 }
 
@@ -96,7 +106,16 @@ async def timestamps(db: Database) -> dict[str, list[datetime]]:
     return {
         name: sorted(row.updated_at for row in await rows(db, model))
         for name, model in (("agencies", Agency), ("clients", Client), ("users", User))
-    } | {"memberships": sorted(m.updated_at for m in await rows(db, Membership))}
+    } | {
+        name: sorted(row.updated_at for row in await rows(db, model))
+        for name, model in (
+            ("memberships", Membership),
+            ("sla_policies", SlaPolicyRecord),
+            ("statement_templates", StatementTemplate),
+            ("emergency_plans", EmergencyPlanRecord),
+            ("rotas", RotaRecord),
+        )
+    }
 
 
 # --- the demo tenants ---------------------------------------------------------------------
@@ -116,6 +135,10 @@ async def test_applying_the_demo_files_creates_the_demo_tenants(
         "users": 10,
         "memberships": 10,
         "invitations": 0,
+        "sla_policies": 1,
+        "statement_templates": 1,
+        "emergency_plans": 1,
+        "rotas": 1,
     }
     deputy = await user(database, "vertretung@sonnenschein.example")
     assert passwords.verify(deputy.password_hash, "demo")
@@ -126,14 +149,24 @@ async def test_applying_the_demo_files_creates_the_demo_tenants(
     assert ("client_admin", False) in memberships
     events = await rows(database, Event)
     assert numbers["events"] == len(report.changes)
-    assert {e.actor_kind for e in events} == {"system"}
-    assert all(e.actor_user_id is None and e.payload["source"] == "tenant file" for e in events)
+    assert all(e.payload["source"] == "tenant file" for e in events)
+    # The template's approval is the client's executive's own, as through the API.
+    (approval,) = [e for e in events if e.actor_kind != "system"]
+    chefin = await user(database, "chefin@sonnenschein.example")
+    assert (approval.type, approval.actor_user_id) == ("template.approved", chefin.id)
+    assert approval.payload["role"] == "executive"
+    assert all(e.actor_user_id is None for e in events if e is not approval)
     assert {e.type for e in events} == {
         "agency.created",
         "client.created",
         "user.created",
         "user.password_set",
         "membership.created",
+        "sla_policy.updated",
+        "template.proposed",
+        "template.approved",
+        "emergency_plan.updated",
+        "rota.updated",
     }
 
 
@@ -211,6 +244,133 @@ async def test_nothing_is_deleted(database: Database, passwords: Passwords, tmp_
     report = await apply_files(database, passwords, [shorter])
 
     assert report.changes == []
+    assert await counts(database) == before
+
+
+# --- SLA policy, templates, emergency plan ---------------------------------------------------
+
+NORDLICHT = REPO_ROOT / "tenants" / "nordlicht.toml"
+
+
+async def template(db: Database, name: str) -> StatementTemplate:
+    (found,) = [t for t in await rows(db, StatementTemplate) if t.name == name]
+    return found
+
+
+async def test_the_demo_escalation_tables_are_stored_as_the_api_stores_them(
+    database: Database, passwords: Passwords
+) -> None:
+    await apply_files(database, passwords, DEMO_FILES)
+
+    (policy,) = await rows(database, SlaPolicyRecord)
+    assert policy.targets["normal"] == {"minutes": 240, "businessHoursOnly": True}
+    assert policy.targets["crisis"] == {"minutes": 3, "businessHoursOnly": False}
+    assert {"weekday": 5, "opens": "07:00", "closes": "13:00"} in policy.hours
+    assert "2026-10-31" in policy.holidays  # Reformationstag in Hamburg
+    assert policy.reminder_at == 0.75
+    holding = await template(database, "Haltestatement")
+    chefin = await user(database, "chefin@sonnenschein.example")
+    assert (holding.status, holding.approved_by_id, holding.version) == ("approved", chefin.id, 1)
+    assert holding.approved_at is not None
+    (plan,) = await rows(database, EmergencyPlanRecord)
+    assert [step["afterMinutes"] for step in plan.steps] == [0, 2, 4]
+    assert plan.steps[-1]["fallback"] == {
+        "action": "publish_template",
+        "templateId": str(holding.id),
+    }
+    (rota,) = await rows(database, RotaRecord)
+    approvers = [
+        await user(database, "freigabe@sonnenschein.example"),
+        await user(database, "vertretung@sonnenschein.example"),
+    ]
+    assert rota.gap_contact_id == chefin.id
+    assert rota.layers == [
+        {
+            "participants": [str(approver.id) for approver in approvers],
+            "startsAt": "2026-01-05T09:00:00+01:00",
+            "rotation": "weekly",
+            "handoff": "09:00",
+            "timezone": "Europe/Berlin",
+            "endsAt": None,
+        }
+    ]
+
+
+async def test_changed_escalation_tables_are_updated_with_events(
+    database: Database, passwords: Passwords, tmp_path: Path
+) -> None:
+    await apply_files(database, passwords, DEMO_FILES)
+    first = await template(database, "Haltestatement")
+    text = NORDLICHT.read_text(encoding="utf-8")
+    text = text.replace('sat = "07:00-13:00"', 'sat = "07:00-12:00"')
+    text = text.replace("Wir haben sie gesehen", "Wir haben sie gelesen")
+    text = text.replace("after_minutes = 4", "after_minutes = 45")
+    text = text.replace('rotation = "weekly"', 'rotation = "daily"')
+    changed = write(tmp_path, "nordlicht.toml", text)
+
+    report = await apply_files(database, passwords, [changed])
+
+    where = "nordlicht/baeckerei-sonnenschein"
+    assert report.changes == [
+        f"set the SLA policy of {where}",
+        f'reworded template "Haltestatement" of {where}',
+        f'template "Haltestatement" of {where} approved by chefin@sonnenschein.example',
+        f"set the emergency plan of {where}",
+        f"set the rota of {where}",
+    ]
+    reworded = await template(database, "Haltestatement")
+    assert reworded.id == first.id
+    assert (reworded.version, reworded.status) == (2, "approved")
+    assert "gelesen" in reworded.body
+    events = [e for e in await rows(database, Event) if e.type == "template.updated"]
+    assert [(e.payload["version"], e.payload["approvalWithdrawn"]) for e in events] == [(2, True)]
+    (policy,) = await rows(database, SlaPolicyRecord)
+    assert {"weekday": 5, "opens": "07:00", "closes": "12:00"} in policy.hours
+    assert (await apply_files(database, passwords, [changed])).changes == []
+
+
+async def test_a_template_without_approver_is_only_proposed_and_keeps_an_app_approval(
+    database: Database, passwords: Passwords, tmp_path: Path
+) -> None:
+    text = NORDLICHT.read_text(encoding="utf-8")
+    text = text.replace('approved_by = "chefin@sonnenschein.example"\n', "")
+    text = text.split("# Who hears about an item")[0]  # a plan would need the approval
+    text += '\n[[clients.templates]]\nname = "Geschlossen"\nbody = "Heute geschlossen."\n'
+    proposed = write(tmp_path, "nordlicht.toml", text)
+
+    report = await apply_files(database, passwords, [proposed])
+
+    assert not any("approved by" in change for change in report.changes)
+    assert {t.name: t.status for t in await rows(database, StatementTemplate)} == {
+        "Haltestatement": "proposed",
+        "Geschlossen": "proposed",
+    }
+    # Approving through the app stands: a file without approved_by never withdraws it.
+    approved = write(tmp_path, "approved.toml", NORDLICHT.read_text(encoding="utf-8"))
+    await apply_files(database, passwords, [approved])
+    assert (await apply_files(database, passwords, [proposed])).changes == []
+    assert (await template(database, "Haltestatement")).status == "approved"
+
+
+async def test_a_retired_template_in_the_file_is_a_conflict(
+    database: Database, passwords: Passwords
+) -> None:
+    await apply_files(database, passwords, DEMO_FILES)
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        holding = await session.scalar(select(StatementTemplate))
+        assert holding is not None
+        holding.status = "retired"
+    before = await counts(database)
+
+    with pytest.raises(TenantFileConflict) as raised:
+        await apply_files(database, passwords, [NORDLICHT])
+
+    text = NORDLICHT.read_text(encoding="utf-8")
+    line = text.splitlines().index("[[clients.templates]]") + 1
+    assert [str(p) for p in raised.value.problems] == [
+        f'{NORDLICHT}:{line}: templates: template "Haltestatement" is retired in the app;'
+        " give the new wording another name or remove it from this file"
+    ]
     assert await counts(database) == before
 
 

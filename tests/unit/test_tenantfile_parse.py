@@ -6,12 +6,14 @@ import dataclasses
 import re
 import textwrap
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agencyhub.escalation import rules as esc_rules
 from agencyhub.tenancy.tenantfile import (
     Locator,
     PersonSpec,
@@ -184,6 +186,23 @@ def test_the_demo_tenants_are_the_documented_ones() -> None:
         ("admin@sonnenschein.example", "client_admin"),
     }
     assert clients["baeckerei-sonnenschein"].name == "Bäckerei Sonnenschein"
+    bakery = clients["baeckerei-sonnenschein"]
+    assert bakery.sla_policy is not None
+    assert date(2026, 10, 31) in bakery.sla_policy.holidays  # Reformationstag, Hamburg
+    (holding,) = bakery.templates
+    assert (holding.name, holding.approved_by) == ("Haltestatement", "chefin@sonnenschein.example")
+    assert bakery.emergency_plan is not None
+    assert [s.after_minutes for s in bakery.emergency_plan.steps] == [0, 2, 4]  # the demo drill
+    last = bakery.emergency_plan.steps[-1]
+    assert (last.fallback, last.template) == ("publish_template", "Haltestatement")
+    assert bakery.rota is not None
+    assert bakery.rota.gap_contact == "chefin@sonnenschein.example"
+    (layer,) = bakery.rota.layers
+    assert layer.participants == (
+        "freigabe@sonnenschein.example",
+        "vertretung@sonnenschein.example",
+    )
+    assert (layer.rotation, layer.starts_at.isoformat()) == ("weekly", "2026-01-05T09:00:00+01:00")
     assert {(p.email, p.role) for p in clients["stadtwerke-musterstadt"].people} == {
         ("presse@stadtwerke.example", "approver"),
         ("vorstand@stadtwerke.example", "executive"),
@@ -209,6 +228,23 @@ def test_the_readme_example_is_valid() -> None:
     spec, problems = parse_tenant_file(example[1], "README.md")
     assert problems == []
     assert spec is not None
+
+
+def test_the_readme_example_of_the_escalation_tables_is_valid() -> None:
+    readme = (REPO_ROOT / "tenants" / "README.md").read_text(encoding="utf-8")
+    base, tables = re.findall(r"```toml\n(.*?)```", readme, re.S)[:2]
+    assert "[clients.sla_policy]" in tables
+    executive = '\n[[clients.people]]\nemail = "chefin@sonnenschein.example"\nrole = "executive"\n'
+    spec, problems = parse_tenant_file(base + executive + "\n" + tables, "README.md")
+    assert problems == []
+    assert spec is not None
+    (client,) = spec.clients
+    assert client.sla_policy is not None
+    assert client.templates[0].approved_by == "chefin@sonnenschein.example"
+    assert client.emergency_plan is not None
+    assert len(client.emergency_plan.steps) == 3
+    assert client.rota is not None
+    assert client.rota.layers[0].participants == ("chefin@sonnenschein.example",)
 
 
 def test_a_minimal_file_gets_the_defaults() -> None:
@@ -323,6 +359,314 @@ def test_a_broken_file_reports_every_problem_at_its_line() -> None:
         "broken.toml:31: clients[0].people[1].email: is required",
         "broken.toml:35: clients[1].name: is required",
     ]
+
+
+BROKEN_ESCALATION = """\
+[agency]
+slug = "a"
+name = "A"
+
+[[people]]
+email = "owner@a.example"
+role = "owner"
+
+[[clients]]
+slug = "c"
+name = "C"
+timezone = "Europe/Berlin"
+
+[[clients.people]]
+email = "chefin@c.example"
+role = "executive"
+
+[[clients.people]]
+email = "freigabe@c.example"
+role = "approver"
+
+[clients.sla_policy]
+timezone = "Europe/Hamburg"
+reminder_at = 2
+holidays = [2026-12-25, "Weihnachten"]
+
+[clients.sla_policy.targets]
+normal = { minutes = "4h" }
+urgent = { minutes = 5 }
+
+[clients.sla_policy.hours]
+mon = "08:00-18:00"
+tue = "8 bis 18"
+wen = "08:00-18:00"
+
+[[clients.templates]]
+name = "Haltestatement"
+body = "Wir melden uns."
+approved_by = "freigabe@c.example"
+
+[[clients.templates]]
+name = "Geschlossen"
+body = "  "
+
+[[clients.templates]]
+name = "Frei"
+body = "Frei."
+
+[[clients.templates]]
+name = "Frei"
+body = "Doppelt."
+
+[[clients.emergency_plan.steps]]
+after_minutes = 0
+notify = ["on_duty", "boss"]
+users = ["nobody@c.example"]
+
+[[clients.emergency_plan.steps]]
+after_minutes = "15"
+notify = ["executives"]
+fallback = { action = "publish_template", template = "Unbekannt" }
+"""
+
+
+def test_broken_escalation_tables_report_every_problem_at_its_line() -> None:
+    spec, problems = parse_tenant_file(BROKEN_ESCALATION, "esc.toml")
+    assert spec is None
+    assert [str(p) for p in problems] == [
+        'esc.toml:23: clients[0].sla_policy.timezone: "Europe/Hamburg" is not an IANA time zone',
+        "esc.toml:25: clients[0].sla_policy.holidays: 'Weihnachten' is not a date like 2026-12-25",
+        "esc.toml:28: clients[0].sla_policy.targets.normal.minutes: must be a whole number"
+        " of minutes",
+        "esc.toml:29: clients[0].sla_policy.targets.urgent: unknown key;"
+        " expected crisis, high, normal",
+        'esc.toml:33: clients[0].sla_policy.hours.tue: must be "HH:MM-HH:MM" like'
+        ' "08:00-18:00", or a list of them',
+        'esc.toml:34: clients[0].sla_policy.hours.wen: unknown key; did you mean "wed"?'
+        " expected fri, mon, sat, sun, thu, tue, wed",
+        "esc.toml:39: clients[0].templates[0].approved_by: freigabe@c.example is not one of"
+        " this client's people with the role client_admin or executive",
+        "esc.toml:43: clients[0].templates[1].body: must not be blank",
+        'esc.toml:50: clients[0].templates[3].name: a template "Frei" is already defined'
+        " on line 46",
+        'esc.toml:55: clients[0].emergency_plan.steps[0].notify: "boss" is not one of'
+        " all_approvers, deputies, executives, on_duty, users",
+        "esc.toml:56: clients[0].emergency_plan.steps[0].users: nobody@c.example is not one"
+        " of this client's people",
+        "esc.toml:59: clients[0].emergency_plan.steps[1].after_minutes: must be a whole number"
+        " of minutes",
+        "esc.toml:61: clients[0].emergency_plan.steps[1].fallback.template: no"
+        ' [[clients.templates]] of this client is named "Unbekannt"',
+    ]
+
+
+ESCALATION_RULES = """\
+[agency]
+slug = "a"
+name = "A"
+
+[[people]]
+email = "owner@a.example"
+role = "owner"
+
+[[clients]]
+slug = "c"
+name = "C"
+timezone = "Europe/Berlin"
+
+[[clients.people]]
+email = "chefin@c.example"
+role = "executive"
+
+[clients.sla_policy]
+reminder_at = 2
+
+[clients.sla_policy.targets]
+crisis = { minutes = 0, business_hours_only = false }
+
+[clients.sla_policy.hours]
+mon = ["08:00-12:00", "11:00-18:00"]
+tue = "18:00-08:00"
+
+[[clients.templates]]
+name = "Entwurf"
+body = "Noch nicht freigegeben."
+
+[clients.emergency_plan]
+
+[[clients.emergency_plan.steps]]
+after_minutes = 0
+notify = ["on_duty"]
+users = ["chefin@c.example"]
+fallback = { action = "hide_item" }
+
+[[clients.emergency_plan.steps]]
+after_minutes = 30
+notify = ["executives"]
+fallback = { action = "publish_template", template = "Entwurf" }
+"""
+
+
+def test_the_escalation_rules_are_the_apis_with_file_lines() -> None:
+    _, problems = parse_tenant_file(ESCALATION_RULES, "esc.toml")
+    assert [str(p) for p in problems] == [
+        "esc.toml:19: clients[0].sla_policy.reminder_at: must be between 0.1 and 0.95",
+        "esc.toml:22: clients[0].sla_policy.targets.crisis.minutes: must be 1 minute to 7 days",
+        'esc.toml:25: clients[0].sla_policy.hours.mon: overlaps mon "08:00-12:00"',
+        "esc.toml:26: clients[0].sla_policy.hours.tue: must close after it opens",
+        "esc.toml:36: clients[0].emergency_plan.steps[0].notify: name the users exactly when"
+        " notifying users",
+        "esc.toml:38: clients[0].emergency_plan.steps[0].fallback: the first step must notify"
+        " a human before any fallback",
+        "esc.toml:38: clients[0].emergency_plan.steps[0].fallback: a fallback ends the"
+        " escalation: only the last step",
+        "esc.toml:43: clients[0].emergency_plan.steps[1].fallback.template: is not a template"
+        " the client approved",
+    ]
+
+
+ROTA_PROBLEMS = """\
+[agency]
+slug = "a"
+name = "A"
+
+[[people]]
+email = "owner@a.example"
+role = "owner"
+
+[[clients]]
+slug = "c"
+name = "C"
+timezone = "Europe/Berlin"
+
+[[clients.people]]
+email = "freigabe@c.example"
+role = "approver"
+
+[[clients.people]]
+email = "leser@c.example"
+role = "viewer"
+
+[clients.rota]
+gap_contact = "freigabe@c.example"
+
+[[clients.rota.layers]]
+participants = ["freigabe@c.example"]
+starts_at = 2026-01-05T09:00:00
+rotation = "monthly"
+handoff = "9 Uhr"
+"""
+
+ROTA_RULES = """\
+[agency]
+slug = "a"
+name = "A"
+
+[[people]]
+email = "owner@a.example"
+role = "owner"
+
+[[clients]]
+slug = "c"
+name = "C"
+timezone = "Europe/Berlin"
+
+[[clients.people]]
+email = "freigabe@c.example"
+role = "approver"
+
+[[clients.people]]
+email = "leser@c.example"
+role = "viewer"
+
+[[clients.rota.layers]]
+participants = ["freigabe@c.example", "Leser@c.example", "fremd@c.example"]
+starts_at = 2026-01-05T09:00:00+01:00
+ends_at = 2026-01-01T09:00:00+01:00
+rotation = "daily"
+handoff = "09:00"
+"""
+
+
+def test_rota_problems_carry_their_lines() -> None:
+    _, problems = parse_tenant_file(ROTA_PROBLEMS, "rota.toml")
+    assert [str(p) for p in problems] == [
+        "rota.toml:23: clients[0].rota.gap_contact: freigabe@c.example is not one of this"
+        " client's people with the role client_admin or executive",
+        "rota.toml:27: clients[0].rota.layers[0].starts_at: must be a date and time with its"
+        " UTC offset: 2026-01-05T09:00:00+01:00",
+        'rota.toml:28: clients[0].rota.layers[0].rotation: "monthly" is not one of daily, weekly',
+        'rota.toml:29: clients[0].rota.layers[0].handoff: must be a time "HH:MM" like "09:00"',
+    ]
+    _, problems = parse_tenant_file(ROTA_RULES, "rota.toml")
+    assert [str(p) for p in problems] == [
+        "rota.toml:23: clients[0].rota.layers[0].participants: leser@c.example is not an"
+        " approver or executive of this client",
+        "rota.toml:23: clients[0].rota.layers[0].participants: fremd@c.example is not an"
+        " approver or executive of this client",
+        "rota.toml:25: clients[0].rota.layers[0].ends_at: must be after starts_at",
+    ]
+
+
+def test_opening_hours_are_ordered_as_export_writes_them() -> None:
+    spec = parsed(
+        MINIMAL
+        + """
+        [[clients]]
+        slug = "c"
+        name = "C"
+        timezone = "Europe/Berlin"
+
+        [clients.sla_policy.hours]
+        sat = "07:00-13:00"
+        mon = ["13:00-18:00", "06:00-12:00"]
+        """
+    )
+    policy = spec.clients[0].sla_policy
+    assert policy is not None
+    assert [(h.weekday, esc_rules.format_clock(h.opens)) for h in policy.hours] == [
+        (0, "06:00"),
+        (0, "13:00"),
+        (5, "07:00"),
+    ]
+
+
+def test_a_plan_step_needs_whom_to_notify() -> None:
+    text = (
+        MINIMAL
+        + """
+        [[clients]]
+        slug = "c"
+        name = "C"
+        timezone = "Europe/Berlin"
+
+        [[clients.emergency_plan.steps]]
+        after_minutes = 0
+        """
+    )
+    assert problems_of(text) == [
+        (
+            14,  # the step's header: the key is missing
+            "clients[0].emergency_plan.steps[0].notify: is required;"
+            " any of all_approvers, deputies, executives, on_duty, users",
+        )
+    ]
+
+
+def test_left_out_sla_keys_take_the_apis_defaults() -> None:
+    spec = parsed(
+        MINIMAL
+        + """
+        [[clients]]
+        slug = "c"
+        name = "C"
+        timezone = "Europe/Vienna"
+
+        [clients.sla_policy]
+        """
+    )
+    policy = spec.clients[0].sla_policy
+    assert policy is not None
+    defaults = esc_rules.DEFAULT_SLA_POLICY
+    assert policy.policy("Europe/Vienna") == dataclasses.replace(
+        defaults, calendar=dataclasses.replace(defaults.calendar, timezone="Europe/Vienna")
+    )
 
 
 def test_a_broken_file_yields_no_spec() -> None:

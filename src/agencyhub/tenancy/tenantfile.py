@@ -12,10 +12,14 @@ also defines the spec types, so imports point one way: this module -> that one).
 tomllib gives no positions, so :class:`Locator` scans the source once and maps key
 paths such as ``clients[1].people[0].role`` to lines (see its docstring).
 
-Adding a per-client table later (``sla_policy``, ``emergency_plan``, ``rota``,
-``templates``): add its key to ``CLIENT_KEYS``, write a ``_read_<table>`` function
-that reports through the :class:`_Reader`, add a field to ``ClientSpec``, to
-``_render_client`` (so export round-trips it) and to the applier.
+The per-client tables ``sla_policy``, ``templates``, ``emergency_plan`` and ``rota``
+are read here too: structure and types by the :class:`_Reader`, then the escalation
+feature's own pure rules (``escalation.rules``, ``escalation.plan``) on the values,
+with stand-in ids for the people and templates the file names (``file_id``); their
+spec types and database side are in ``tenantfile_escalation``. Adding another
+per-client table: add its key to ``CLIENT_TABLES``, write a ``_read_<table>``
+function that reports through the :class:`_Reader`, add a field to ``ClientSpec``,
+to ``_render_client`` (so export round-trips it) and to the applier.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ import re
 import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 
 from agencyhub.config import Settings
-from agencyhub.db import Database
+from agencyhub.db import Database, utcnow
+from agencyhub.escalation import plan as plan_rules
+from agencyhub.escalation import rules as esc_rules
+from agencyhub.escalation.service import GAP_CONTACT_ROLES, ON_DUTY_ROLES
 from agencyhub.tenancy import rules
 from agencyhub.tenancy.secrets import Passwords
 from agencyhub.tenancy.tenantfile_apply import (
@@ -43,6 +51,16 @@ from agencyhub.tenancy.tenantfile_apply import (
     TenantSpec,
     apply_specs,
     read_agency_spec,
+)
+from agencyhub.tenancy.tenantfile_escalation import (
+    WEEKDAYS,
+    LayerSpec,
+    PlanSpec,
+    RotaSpec,
+    SlaPolicySpec,
+    StepSpec,
+    TemplateSpec,
+    file_id,
 )
 
 __all__ = [
@@ -68,7 +86,16 @@ TOP_LEVEL_KEYS = ("demo", "agency", "people", "clients")
 DEMO_KEYS = ("password",)
 AGENCY_KEYS = ("slug", "name", "plan")
 PERSON_KEYS = ("email", "name", "role", "locale")
-CLIENT_KEYS = ("slug", "name", "timezone", "locale", "people")
+CLIENT_TABLES = ("people", "sla_policy", "templates", "emergency_plan", "rota")
+CLIENT_KEYS = ("slug", "name", "timezone", "locale", *CLIENT_TABLES)
+SLA_KEYS = ("timezone", "reminder_at", "holidays", "targets", "hours")
+TARGET_KEYS = ("minutes", "business_hours_only")
+TEMPLATE_KEYS = ("name", "body", "approved_by")
+PLAN_KEYS = ("steps",)
+STEP_KEYS = ("after_minutes", "notify", "users", "channels", "fallback")
+FALLBACK_KEYS = ("action", "template")
+ROTA_KEYS = ("layers", "gap_contact")
+LAYER_KEYS = ("participants", "starts_at", "rotation", "handoff", "timezone", "ends_at")
 MAX_NAME_LENGTH = 200  # the models' name columns
 MAX_EMAIL_LENGTH = 320
 PLAN_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # fits Agency.plan, String(32)
@@ -420,6 +447,11 @@ def _read_client(reader: _Reader, item: object, path: str) -> ClientSpec | None:
         timezone = None
     locale = reader.choice(table, path, "locale", rules.SUPPORTED_LOCALES)
     people = _read_people(reader, table, path, scope="client")
+    roles = {person.email: person.role for person in people}
+    sla_policy = _read_sla_policy(reader, table, path, timezone)
+    templates = _read_templates(reader, table, path, roles)
+    emergency_plan = _read_emergency_plan(reader, table, path, roles, templates)
+    rota = _read_rota(reader, table, path, roles, timezone)
     if slug is None or name is None or timezone is None:
         return None
     return ClientSpec(
@@ -429,7 +461,425 @@ def _read_client(reader: _Reader, item: object, path: str) -> ClientSpec | None:
         locale=locale or DEFAULT_LOCALE,
         people=tuple(people),
         line=reader.locator.line_of(f"{path}.slug"),
+        sla_policy=sla_policy,
+        templates=tuple(templates),
+        emergency_plan=emergency_plan,
+        rota=rota,
     )
+
+
+# --- the client's SLA policy, templates, emergency plan and rota -------------------------
+
+_HOURS_FORMAT = 'must be "HH:MM-HH:MM" like "08:00-18:00", or a list of them'
+
+
+def _read_sla_policy(
+    reader: _Reader, client: Mapping[str, object], path: str, client_timezone: str | None
+) -> SlaPolicySpec | None:
+    """``[clients.sla_policy]``; what is left out takes the API's defaults."""
+    if "sla_policy" not in client:
+        return None
+    where = f"{path}.sla_policy"
+    table = reader.table(client["sla_policy"], where, SLA_KEYS)
+    if table is None:
+        return None
+    before = len(reader.problems)
+    timezone = reader.text(table, where, "timezone", required=False)
+    if timezone is not None and not rules.is_known_timezone(timezone):
+        reader.report(f"{where}.timezone", f'"{timezone}" is not an IANA time zone')
+    reminder_at = table.get("reminder_at", esc_rules.DEFAULT_SLA_POLICY.reminder_at)
+    if isinstance(reminder_at, bool) or not isinstance(reminder_at, int | float):
+        reader.report(f"{where}.reminder_at", "must be a number like 0.75")
+        reminder_at = 0.75
+    targets = _read_targets(reader, table, where)
+    hours, hour_paths = _read_hours(reader, table, where)
+    holidays = _read_holidays(reader, table, where)
+    if len(reader.problems) > before or client_timezone is None:
+        return None
+    spec = SlaPolicySpec(
+        targets=targets,
+        hours=hours,
+        holidays=holidays,
+        reminder_at=float(reminder_at),
+        timezone=timezone,
+        line=reader.locator.line_of(where),
+    )
+    for name, message in esc_rules.sla_policy_problems(spec.policy(client_timezone), utcnow()):
+        message = _HOURS_INDEX.sub(lambda m: _describe_hours(hours[int(m[1])]), message)
+        reader.report(_sla_field_path(where, name, hour_paths), message)
+    return spec if len(reader.problems) == before else None
+
+
+_HOURS_INDEX = re.compile(r"hours\[(\d+)\]")
+
+
+def _describe_hours(hours: esc_rules.OpeningHours) -> str:
+    opens, closes = esc_rules.format_clock(hours.opens), esc_rules.format_clock(hours.closes)
+    return f'{WEEKDAYS[hours.weekday]} "{opens}-{closes}"'
+
+
+def _sla_field_path(where: str, name: str, hour_paths: Sequence[str]) -> str:
+    """The file path of a field the rules name in the API's words."""
+    if match := _HOURS_INDEX.match(name):
+        return hour_paths[int(match[1])]
+    return f"{where}.{name.replace('reminderAt', 'reminder_at')}"
+
+
+def _read_targets(
+    reader: _Reader, table: Mapping[str, object], where: str
+) -> tuple[tuple[str, int, bool], ...]:
+    defaults = esc_rules.DEFAULT_SLA_POLICY.targets
+    given: Mapping[str, object] = {}
+    if "targets" in table:
+        given = reader.table(table["targets"], f"{where}.targets", esc_rules.SEVERITIES) or {}
+    targets = []
+    for severity in esc_rules.SEVERITIES:
+        default = defaults[severity]
+        minutes = int(default.response.total_seconds() // 60)
+        business_hours_only = default.business_hours_only
+        if severity in given:
+            target_path = f"{where}.targets.{severity}"
+            target = reader.table(given[severity], target_path, TARGET_KEYS) or {}
+            value = target.get("minutes")
+            if isinstance(value, bool) or not isinstance(value, int):
+                reader.report(f"{target_path}.minutes", "must be a whole number of minutes")
+            else:
+                minutes = value
+            flag = target.get("business_hours_only", business_hours_only)
+            if not isinstance(flag, bool):
+                reader.report(f"{target_path}.business_hours_only", "must be true or false")
+            else:
+                business_hours_only = flag
+        targets.append((severity, minutes, business_hours_only))
+    return tuple(targets)
+
+
+def _read_hours(
+    reader: _Reader, table: Mapping[str, object], where: str
+) -> tuple[tuple[esc_rules.OpeningHours, ...], list[str]]:
+    """``[clients.sla_policy.hours]``: ``mon = "08:00-18:00"``; absent: Mon-Fri 8-18."""
+    if "hours" not in table:
+        default = esc_rules.DEFAULT_CALENDAR.hours
+        return default, [f"{where}.hours"] * len(default)
+    days = reader.table(table["hours"], f"{where}.hours", WEEKDAYS)
+    if days is None:
+        return (), []
+    hours: list[esc_rules.OpeningHours] = []
+    paths: list[str] = []
+    for weekday, day in enumerate(WEEKDAYS):
+        if day not in days:
+            continue
+        day_path = f"{where}.hours.{day}"
+        value = days[day]
+        intervals = value if isinstance(value, list) else [value]
+        for interval in intervals:
+            parsed = _parse_interval(interval)
+            if parsed is None:
+                reader.report(day_path, _HOURS_FORMAT)
+                continue
+            hours.append(esc_rules.OpeningHours(weekday, *parsed))
+            paths.append(day_path)
+    # Stored in the order export writes them back, so that a round trip changes nothing.
+    ordered = sorted(zip(hours, paths, strict=True), key=lambda pair: pair[0].opens)
+    ordered.sort(key=lambda pair: pair[0].weekday)
+    return tuple(h for h, _ in ordered), [p for _, p in ordered]
+
+
+def _parse_interval(value: object) -> tuple[time, time] | None:
+    if not isinstance(value, str):
+        return None
+    opens_text, dash, closes_text = value.strip().partition("-")
+    opens = esc_rules.parse_clock(opens_text.strip())
+    closes = esc_rules.parse_clock(closes_text.strip(), end_of_day=True)
+    if not dash or opens is None or closes is None:
+        return None
+    return opens, closes
+
+
+def _read_holidays(reader: _Reader, table: Mapping[str, object], where: str) -> tuple[date, ...]:
+    value = table.get("holidays", [])
+    if not isinstance(value, list):
+        reader.report(f"{where}.holidays", "must be a list of dates like [2026-12-25]")
+        return ()
+    holidays: set[date] = set()
+    for item in value:
+        if isinstance(item, date) and not isinstance(item, datetime):
+            holidays.add(item)
+        else:
+            reader.report(f"{where}.holidays", f"{item!r} is not a date like 2026-12-25")
+    return tuple(sorted(holidays))
+
+
+def _read_templates(
+    reader: _Reader, client: Mapping[str, object], path: str, roles: Mapping[str, str]
+) -> list[TemplateSpec]:
+    """``[[clients.templates]]``: one name once; approved by an executive or admin."""
+    templates: list[TemplateSpec] = []
+    first_path: dict[str, str] = {}
+    for item_path, item in reader.tables(client, path, "templates"):
+        table = reader.table(item, item_path, TEMPLATE_KEYS)
+        if table is None:
+            continue
+        before = len(reader.problems)
+        name, body = table.get("name"), table.get("body")
+        for key, value in (("name", name), ("body", body)):
+            if value is None:
+                reader.report(f"{item_path}.{key}", "is required")
+            elif not isinstance(value, str):
+                reader.report(f"{item_path}.{key}", "must be a string in quotes")
+        if not (isinstance(name, str) and isinstance(body, str)):
+            continue
+        for key, message in esc_rules.template_problems(name, body):
+            reader.report(f"{item_path}.{key}", message)
+        approved_by = _read_approver(reader, table, item_path, roles)
+        if len(reader.problems) > before:
+            continue
+        if name.strip() in first_path:
+            earlier = reader.locator.line_of(first_path[name.strip()] + ".name")
+            reader.report(
+                f"{item_path}.name",
+                f'a template "{name.strip()}" is already defined on line {earlier}',
+            )
+            continue
+        first_path[name.strip()] = item_path
+        line = reader.locator.line_of(item_path)
+        templates.append(TemplateSpec(name.strip(), body.strip(), approved_by, line=line))
+    return templates
+
+
+def _read_approver(
+    reader: _Reader, table: Mapping[str, object], path: str, roles: Mapping[str, str]
+) -> str | None:
+    raw = reader.text(table, path, "approved_by", required=False, max_length=MAX_EMAIL_LENGTH)
+    if raw is None:
+        return None
+    email = rules.normalize_email(raw)
+    if roles.get(email) not in esc_rules.TEMPLATE_APPROVERS:
+        reader.report(
+            f"{path}.approved_by",
+            f"{email} is not one of this client's people with the role "
+            f"{' or '.join(sorted(esc_rules.TEMPLATE_APPROVERS))}",
+        )
+        return None
+    return email
+
+
+def _read_emergency_plan(
+    reader: _Reader,
+    client: Mapping[str, object],
+    path: str,
+    roles: Mapping[str, str],
+    templates: Sequence[TemplateSpec],
+) -> PlanSpec | None:
+    """``[clients.emergency_plan]`` with its ``[[clients.emergency_plan.steps]]``."""
+    if "emergency_plan" not in client:
+        return None
+    where = f"{path}.emergency_plan"
+    table = reader.table(client["emergency_plan"], where, PLAN_KEYS)
+    if table is None:
+        return None
+    before = len(reader.problems)
+    known = {template.name for template in templates}
+    steps = [
+        _read_step(reader, item, item_path, roles, known)
+        for item_path, item in reader.tables(table, where, "steps")
+    ]
+    if len(reader.problems) > before:
+        return None
+    spec = PlanSpec(tuple(s for s in steps if s is not None), line=reader.locator.line_of(where))
+    approved = {t.name: file_id("template", t.name) for t in templates if t.approved_by}
+    ids = {name: approved.get(name, file_id("template", name)) for name in known}
+    plan = spec.plan(ids, {email: file_id("user", email) for email in roles})
+    for name, message in plan_rules.plan_problems(plan, approved.values()):
+        name = name.replace("afterMinutes", "after_minutes").replace("templateId", "template")
+        reader.report(f"{where}.{name}", message)
+    return spec if len(reader.problems) == before else None
+
+
+def _read_step(
+    reader: _Reader,
+    item: object,
+    path: str,
+    roles: Mapping[str, str],
+    templates: Collection[str],
+) -> StepSpec | None:
+    table = reader.table(item, path, STEP_KEYS)
+    if table is None:
+        return None
+    after = table.get("after_minutes")
+    if isinstance(after, bool) or not isinstance(after, int):
+        reader.report(f"{path}.after_minutes", "must be a whole number of minutes")
+    targets = [t.value for t in plan_rules.Target]
+    notify = _strings(reader, table, path, "notify", targets)
+    if "notify" not in table:
+        reader.report(f"{path}.notify", f"is required; any of {_listing(targets)}")
+    channels = _strings(reader, table, path, "channels", sorted(plan_rules.CHANNELS))
+    users = []
+    for raw in _strings(reader, table, path, "users", None):
+        email = rules.normalize_email(raw)
+        if email not in roles:
+            reader.report(f"{path}.users", f"{email} is not one of this client's people")
+        users.append(email)
+    action, template = _read_fallback(reader, table, path, templates)
+    if not isinstance(after, int) or isinstance(after, bool):
+        return None
+    return StepSpec(
+        after_minutes=after,
+        notify=tuple(notify),
+        users=tuple(dict.fromkeys(users)),
+        channels=tuple(dict.fromkeys(channels)) if "channels" in table else ("in_app",),
+        fallback=action,
+        template=template,
+        line=reader.locator.line_of(path),
+    )
+
+
+def _read_fallback(
+    reader: _Reader, table: Mapping[str, object], path: str, templates: Collection[str]
+) -> tuple[str | None, str | None]:
+    if "fallback" not in table:
+        return None, None
+    where = f"{path}.fallback"
+    fallback = reader.table(table["fallback"], where, FALLBACK_KEYS)
+    if fallback is None:
+        return None, None
+    actions = [a.value for a in plan_rules.FallbackAction]
+    action = reader.choice(fallback, where, "action", actions)
+    if action is None and "action" not in fallback:
+        reader.report(f"{where}.action", f"is required; one of {_listing(actions)}")
+    template = reader.text(fallback, where, "template", required=False)
+    if template is not None and template not in templates:
+        reader.report(
+            f"{where}.template", f'no [[clients.templates]] of this client is named "{template}"'
+        )
+    return action, template
+
+
+def _read_rota(
+    reader: _Reader,
+    client: Mapping[str, object],
+    path: str,
+    roles: Mapping[str, str],
+    client_timezone: str | None,
+) -> RotaSpec | None:
+    """``[clients.rota]`` with its ``[[clients.rota.layers]]`` and the gap contact."""
+    if "rota" not in client:
+        return None
+    where = f"{path}.rota"
+    table = reader.table(client["rota"], where, ROTA_KEYS)
+    if table is None:
+        return None
+    before = len(reader.problems)
+    layers = [
+        _read_layer(reader, item, item_path)
+        for item_path, item in reader.tables(table, where, "layers")
+    ]
+    gap_contact = None
+    raw = reader.text(table, where, "gap_contact", required=False, max_length=MAX_EMAIL_LENGTH)
+    if raw is not None:
+        gap_contact = rules.normalize_email(raw)
+        if roles.get(gap_contact) not in GAP_CONTACT_ROLES:
+            reader.report(
+                f"{where}.gap_contact",
+                f"{gap_contact} is not one of this client's people with the role "
+                f"{' or '.join(sorted(GAP_CONTACT_ROLES))}",
+            )
+    if len(reader.problems) > before or client_timezone is None:
+        return None
+    spec = RotaSpec(
+        tuple(layer for layer in layers if layer is not None),
+        gap_contact=gap_contact,
+        line=reader.locator.line_of(where),
+    )
+    eligible = frozenset(file_id("user", e) for e, role in roles.items() if role in ON_DUTY_ROLES)
+    # Someone who is not one of the client's people at all is no eligible id either.
+    ids = {email: file_id("user", email) for layer in spec.layers for email in layer.participants}
+    file_layers = spec.rota_layers(client_timezone, ids)
+    for name, message in esc_rules.layer_problems(file_layers, eligible):
+        if match := _PARTICIPANT.match(name):
+            email = spec.layers[int(match[1])].participants[int(match[2])]
+            name, message = f"layers[{match[1]}].participants", f"{email} {message}"
+        name = name.replace("startsAt", "starts_at").replace("endsAt", "ends_at")
+        reader.report(f"{where}.{name}", message.replace("startsAt", "starts_at"))
+    return spec if len(reader.problems) == before else None
+
+
+_PARTICIPANT = re.compile(r"layers\[(\d+)\]\.participants\[(\d+)\]$")
+
+
+def _read_layer(reader: _Reader, item: object, path: str) -> LayerSpec | None:
+    table = reader.table(item, path, LAYER_KEYS)
+    if table is None:
+        return None
+    before = len(reader.problems)
+    participants = [
+        rules.normalize_email(raw) for raw in _strings(reader, table, path, "participants", None)
+    ]
+    if "participants" not in table:
+        reader.report(f"{path}.participants", "is required")
+    starts_at = _read_instant(reader, table, path, "starts_at", required=True)
+    ends_at = _read_instant(reader, table, path, "ends_at", required=False)
+    rotations = [r.value for r in esc_rules.Rotation]
+    rotation = reader.choice(table, path, "rotation", rotations)
+    if "rotation" not in table:
+        reader.report(f"{path}.rotation", f"is required; one of {_listing(rotations)}")
+    handoff_text = reader.text(table, path, "handoff", required=True)
+    handoff = esc_rules.parse_clock(handoff_text) if handoff_text is not None else None
+    if handoff_text is not None and handoff is None:
+        reader.report(f"{path}.handoff", 'must be a time "HH:MM" like "09:00"')
+    timezone = reader.text(table, path, "timezone", required=False)
+    if timezone is not None and not rules.is_known_timezone(timezone):
+        reader.report(f"{path}.timezone", f'"{timezone}" is not an IANA time zone')
+    if len(reader.problems) > before or starts_at is None or rotation is None or handoff is None:
+        return None
+    return LayerSpec(
+        participants=tuple(participants),
+        starts_at=starts_at,
+        rotation=rotation,
+        handoff=handoff,
+        timezone=timezone,
+        ends_at=ends_at,
+        line=reader.locator.line_of(path),
+    )
+
+
+def _read_instant(
+    reader: _Reader, table: Mapping[str, object], path: str, key: str, *, required: bool
+) -> datetime | None:
+    """A TOML offset date-time such as ``2026-01-05T09:00:00+01:00`` (no quotes)."""
+    value = table.get(key)
+    if value is None:
+        if required:
+            reader.report(f"{path}.{key}", "is required")
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        reader.report(
+            f"{path}.{key}",
+            "must be a date and time with its UTC offset: 2026-01-05T09:00:00+01:00",
+        )
+        return None
+    return value
+
+
+def _strings(
+    reader: _Reader,
+    table: Mapping[str, object],
+    path: str,
+    key: str,
+    choices: Collection[str] | None,
+) -> list[str]:
+    """A list of strings (each one of ``choices`` when given); reported otherwise."""
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        reader.report(f"{path}.{key}", "must be a list of strings in quotes")
+        return []
+    items = [v.strip() for v in value]
+    if choices is not None:
+        for item in items:
+            if item not in choices:
+                reader.report(f"{path}.{key}", f'"{item}" is not one of {_listing(choices)}')
+        items = [item for item in items if item in choices]
+    return items
 
 
 _SCOPE_ROLES = {"agency": rules.AGENCY_ROLES, "client": rules.CLIENT_ROLES}
@@ -602,7 +1052,92 @@ def _render_client(client: ClientSpec) -> list[list[str]]:
         _pair("timezone", client.timezone),
         _pair("locale", client.locale),
     ]
-    return [header, *(_render_person("clients.people", person) for person in client.people)]
+    blocks = [header, *(_render_person("clients.people", person) for person in client.people)]
+    if client.sla_policy is not None:
+        blocks.extend(_render_sla_policy(client.sla_policy))
+    blocks.extend(_render_template(template) for template in client.templates)
+    if client.emergency_plan is not None:
+        blocks.append(["[clients.emergency_plan]"])
+        blocks.extend(_render_step(step) for step in client.emergency_plan.steps)
+    if client.rota is not None:
+        rota = ["[clients.rota]"]
+        if client.rota.gap_contact is not None:
+            rota.append(_pair("gap_contact", client.rota.gap_contact))
+        blocks.append(rota)
+        blocks.extend(_render_layer(layer) for layer in client.rota.layers)
+    return blocks
+
+
+def _render_layer(layer: LayerSpec) -> list[str]:
+    lines = [
+        "[[clients.rota.layers]]",
+        f"participants = {_string_list(layer.participants)}",
+        f"starts_at = {layer.starts_at.isoformat()}",
+        _pair("rotation", layer.rotation),
+        _pair("handoff", esc_rules.format_clock(layer.handoff)),
+    ]
+    if layer.timezone is not None:
+        lines.append(_pair("timezone", layer.timezone))
+    if layer.ends_at is not None:
+        lines.append(f"ends_at = {layer.ends_at.isoformat()}")
+    return lines
+
+
+def _render_sla_policy(policy: SlaPolicySpec) -> list[list[str]]:
+    table = ["[clients.sla_policy]"]
+    if policy.timezone is not None:
+        table.append(_pair("timezone", policy.timezone))
+    table.append(f"reminder_at = {policy.reminder_at!r}")
+    if policy.holidays:
+        table.append("holidays = [")
+        table.extend(f"  {day.isoformat()}," for day in policy.holidays)
+        table.append("]")
+    else:
+        table.append("holidays = []")
+    targets = ["[clients.sla_policy.targets]"]
+    for severity, minutes, business_hours_only in policy.targets:
+        flag = "true" if business_hours_only else "false"
+        targets.append(f"{severity} = {{ minutes = {minutes}, business_hours_only = {flag} }}")
+    hours = ["[clients.sla_policy.hours]"]
+    for weekday, day in enumerate(WEEKDAYS):
+        intervals = [
+            toml_string(f"{esc_rules.format_clock(h.opens)}-{esc_rules.format_clock(h.closes)}")
+            for h in policy.hours
+            if h.weekday == weekday
+        ]
+        if len(intervals) == 1:
+            hours.append(f"{day} = {intervals[0]}")
+        elif intervals:
+            hours.append(f"{day} = [{', '.join(intervals)}]")
+    return [table, targets, hours]
+
+
+def _render_template(template: TemplateSpec) -> list[str]:
+    lines = ["[[clients.templates]]", _pair("name", template.name), _pair("body", template.body)]
+    if template.approved_by is not None:
+        lines.append(_pair("approved_by", template.approved_by))
+    return lines
+
+
+def _render_step(step: StepSpec) -> list[str]:
+    lines = [
+        "[[clients.emergency_plan.steps]]",
+        f"after_minutes = {step.after_minutes}",
+        f"notify = {_string_list(step.notify)}",
+    ]
+    if step.users:
+        lines.append(f"users = {_string_list(step.users)}")
+    lines.append(f"channels = {_string_list(step.channels)}")
+    if step.fallback is not None:
+        fallback = f"action = {toml_string(step.fallback)}"
+        if step.template is not None:
+            fallback += f", template = {toml_string(step.template)}"
+        lines.append(f"fallback = {{ {fallback} }}")
+    return lines
+
+
+def _string_list(values: Iterable[str]) -> str:
+    return "[" + ", ".join(toml_string(value) for value in values) + "]"
 
 
 def _render_person(array: str, person: PersonSpec) -> list[str]:

@@ -12,6 +12,9 @@ reports no changes (``updated_at`` has ``onupdate``: a same-value assignment wou
 still be an UPDATE). Every change is recorded as an audit event with
 ``"source": "tenant file"``.
 
+A client's SLA policy, templates, emergency plan and rota are applied after its
+people (they name them) by ``tenantfile_escalation``, in the same transaction.
+
 People's own settings win: an existing user's name is only filled in when empty, and
 their locale is never changed (both are set from the file when the user is created).
 """
@@ -40,6 +43,15 @@ from agencyhub.tenancy.secrets import (
     Passwords,
     new_token,
     token_digest,
+)
+from agencyhub.tenancy.tenantfile_escalation import (
+    EscalationConflict,
+    PlanSpec,
+    RotaSpec,
+    SlaPolicySpec,
+    TemplateSpec,
+    apply_escalation,
+    read_escalation,
 )
 
 __all__ = [
@@ -107,6 +119,10 @@ class ClientSpec:
     locale: str = DEFAULT_LOCALE
     people: tuple[PersonSpec, ...] = ()
     line: int = 0  # of the slug
+    sla_policy: SlaPolicySpec | None = None  # None: leave the stored policy alone
+    templates: tuple[TemplateSpec, ...] = ()
+    emergency_plan: PlanSpec | None = None  # None: leave the stored plan alone
+    rota: RotaSpec | None = None  # None: leave the stored rota alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +218,7 @@ class _Applier:
             client = await self.client(place, client_spec)
             for person in client_spec.people:
                 await self.person(place, person, client=client)
+            await self.escalation(place, client_spec, client)
 
     # --- agency and clients ---
 
@@ -281,6 +298,26 @@ class _Applier:
             await self.event(place, "client.updated", client, at=client, changes=changes)
             self.change(f"updated client {place.name(client)}: {', '.join(changes)}")
         return client
+
+    async def escalation(self, place: _Place, wanted: ClientSpec, client: Client) -> None:
+        """SLA policy, templates, emergency plan and rota, after the people they name."""
+        try:
+            changes = await apply_escalation(
+                self.session,
+                client,
+                where=place.name(client),
+                file=place.spec.file,
+                users=self.users,
+                roles={person.email: person.role for person in wanted.people},
+                sla_policy=wanted.sla_policy,
+                templates=wanted.templates,
+                emergency_plan=wanted.emergency_plan,
+                rota=wanted.rota,
+            )
+        except EscalationConflict as conflict:
+            line = conflict.line or wanted.line
+            raise TenantFileConflict([Problem(place.spec.file, line, conflict.message)]) from None
+        self.report.changes.extend(changes)
 
     # --- people ---
 
@@ -486,20 +523,27 @@ async def _current_spec(session: AsyncSession, slug: str) -> TenantSpec:
             email=user.email, role=membership.role, name=user.name, locale=user.locale
         )
         people.setdefault(membership.client_id, []).append(person)
-    return TenantSpec(
-        file=f"export of {slug}",
-        agency=AgencySpec(slug=agency.slug, name=agency.name, plan=agency.plan),
-        people=_sorted_people(people.get(None, [])),
-        clients=tuple(
+    client_specs = []
+    for client in clients:
+        escalation = await read_escalation(session, client)
+        client_specs.append(
             ClientSpec(
                 slug=client.slug,
                 name=client.name,
                 timezone=client.timezone,
                 locale=client.locale,
                 people=_sorted_people(people.get(client.id, [])),
+                sla_policy=escalation.sla_policy,
+                templates=escalation.templates,
+                emergency_plan=escalation.emergency_plan,
+                rota=escalation.rota,
             )
-            for client in clients
-        ),
+        )
+    return TenantSpec(
+        file=f"export of {slug}",
+        agency=AgencySpec(slug=agency.slug, name=agency.name, plan=agency.plan),
+        people=_sorted_people(people.get(None, [])),
+        clients=tuple(client_specs),
     )
 
 
