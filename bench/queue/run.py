@@ -161,15 +161,16 @@ async def _http_runs(urls: Urls, server: http_approve.Server, args: argparse.Nam
     def meter() -> http_approve.CpuMeter:
         return http_approve.CpuMeter(server.process.pid, DATABASE)
 
-    async with http_approve.http_client(server.base_url, 64) as http:
+    async with http_approve.http_client(server.base_url, 4) as signing:
         started = time.perf_counter()
         approvers = {
             bench_id("client", c): await http_approve.sign_in(
-                http, f"approver{c}@bench.example", PASSWORD
+                signing, f"approver{c}@bench.example", PASSWORD
             )
             for c in clients
         }
         sign_in_seconds = time.perf_counter() - started
+    async with http_approve.load_client(server.base_url, 64) as http:
         # Enough distinct drafts for every run even at twice the planned pace.
         needed = 2 * (
             args.approve_rate * (args.approve_seconds + WARMUP_SECONDS)

@@ -109,10 +109,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             port=port,
             workers=workers,
             log_config=None,
+            access_log=False,  # our request middleware logs every request
             proxy_headers=False,
         )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @main.command()

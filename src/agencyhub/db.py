@@ -43,6 +43,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql import util as sql_util
 from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.config import Settings
@@ -143,13 +144,14 @@ def scope_of(session: AsyncSession | Session) -> Scope:
 
 
 async def set_scope(session: AsyncSession, scope: Scope) -> None:
-    """Change the scope; takes effect for the ORM and for RLS at once."""
+    """Change the scope; takes effect for the ORM and for RLS at once.
+
+    The RLS settings follow lazily, right before the next statement or flush (see
+    :func:`_sync_rls_settings`), so scope changes in a row cost one round trip at most.
+    """
     if scope.system is not None:
         log.info("db.system_scope", reason=scope.system)
     session.info["scope"] = scope
-    if session.in_transaction():
-        connection = await session.connection()
-        await connection.run_sync(_write_scope_settings, scope)
 
 
 async def enter_tenant(session: AsyncSession, agency_id: uuid.UUID) -> None:
@@ -158,6 +160,7 @@ async def enter_tenant(session: AsyncSession, agency_id: uuid.UUID) -> None:
 
 @event.listens_for(TenantSession, "do_orm_execute")
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    _sync_rls_settings(state.session)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.execution_options.get("skip_tenant_criteria"):
@@ -165,24 +168,54 @@ def _add_tenant_criteria(state: ORMExecuteState) -> None:
     scope = scope_of(state.session)
     if scope.system is not None:
         return
-    state.statement = state.statement.options(*_criteria_for(state.session, scope))
+    criteria = _criteria_for(state.session, scope)
+    options = [criteria[name] for name in _tables_in(state.statement) if name in criteria]
+    if options:
+        state.statement = state.statement.options(*options)
 
 
-def _criteria_for(session: Session, scope: Scope) -> tuple[Any, ...]:
-    """One criteria option per tenant model, built once per scope of a session.
+def _tables_in(statement: Any) -> set[str]:
+    """Names of every table the statement reads or writes, subqueries and joins included.
 
-    Every tenant model gets its criteria on every statement (not just the ones at the
-    top level) because with_loader_criteria also reaches subqueries and joins.
+    Only the criteria of those tables' models are attached: attaching all of them to
+    every statement cost more than the query itself (their cache keys are computed
+    on every execution). Sound because no model has relationships, so the ORM never
+    joins a table the statement does not name.
     """
+    names = set()
+    for found in sql_util.find_tables(
+        statement, include_aliases=True, include_joins=True, include_crud=True
+    ):
+        table = getattr(found, "element", found)  # an alias names its table
+        name = getattr(table, "name", None)
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+def _criteria_for(session: Session, scope: Scope) -> dict[str, Any]:
+    """The criteria option per tenant table for this scope (see :func:`_criteria_of`)."""
     cached = session.info.get("_tenant_criteria")
     if cached is not None and cached[0] is scope:
         return cached[1]  # type: ignore[no-any-return]
-    options = tuple(
-        with_loader_criteria(model, model.scope_criteria(scope), include_aliases=True)
-        for model in _tenant_models()
-    )
+    options = _criteria_of(scope)
     session.info["_tenant_criteria"] = (scope, options)
     return options
+
+
+@functools.lru_cache(maxsize=4096)
+def _criteria_of(scope: Scope) -> dict[str, Any]:
+    """with_loader_criteria also reaches subqueries and joins of its model.
+
+    Built once per distinct scope and shared by every session: building them costs
+    more than the rest of a short request, and the options are immutable.
+    """
+    return {
+        model.__table__.name: with_loader_criteria(
+            model, model.scope_criteria(scope), include_aliases=True
+        )
+        for model in _tenant_models()
+    }
 
 
 @functools.cache
@@ -243,11 +276,60 @@ def _inside(savepoint: SessionTransaction | None, rolled_back: SessionTransactio
     return False
 
 
+# --- RLS settings: PostgreSQL's copy of the scope ------------------------------------------
+#
+# The settings are transaction-local (``set_config(..., true)``). ``_RLS_WRITTEN`` holds
+# what the current transaction's settings let PostgreSQL see; a statement or flush
+# writes them first when the session's scope differs. A user's single member agency and
+# that agency as the current tenant see the same rows, so entering it costs nothing.
+
+_RLS_WRITTEN = "_rls_written"
+
+
+def _rls_state(scope: Scope) -> tuple[bool, uuid.UUID | None, frozenset[uuid.UUID]]:
+    """What the RLS policies decide on: system, the user, the visible agencies."""
+    visible = frozenset({scope.agency_id}) if scope.agency_id else scope.member_agency_ids
+    return scope.system is not None, scope.user_id, visible
+
+
+_ANONYMOUS_STATE = _rls_state(ANONYMOUS)
+
+
 @event.listens_for(TenantSession, "after_begin")
 def _apply_scope_on_begin(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
-    _write_scope_settings(connection, scope_of(session))
+    if transaction.nested:
+        return
+    # A new transaction starts with empty settings: the anonymous scope needs no write.
+    session.info[_RLS_WRITTEN] = _ANONYMOUS_STATE
+    _sync_rls_settings(session, connection)
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _sync_rls_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    _sync_rls_settings(session)
+
+
+def _sync_rls_settings(session: Session, connection: Connection | None = None) -> None:
+    """Write the scope's settings if the transaction's are not the same already."""
+    scope = scope_of(session)
+    state = _rls_state(scope)
+    if connection is None:
+        if not session.in_transaction() or session.info.get(_RLS_WRITTEN) == state:
+            return  # without a transaction yet, its begin writes them
+        connection = session.connection()  # may begin the transaction, which writes them
+    if session.info.get(_RLS_WRITTEN) == state:
+        return
+    _write_scope_settings(connection, scope)
+    session.info[_RLS_WRITTEN] = state
+
+
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _forget_rls_settings(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A rolled-back savepoint also rolls back settings written inside it.
+    if previous_transaction.nested:
+        session.info.pop(_RLS_WRITTEN, None)
 
 
 def _write_scope_settings(connection: Connection, scope: Scope) -> None:

@@ -33,7 +33,7 @@ from agencyhub.publishing.models import Channel, InboundItem
 from agencyhub.tenancy import rules as tenancy_rules
 from agencyhub.tenancy.models import Client
 from agencyhub.tenancy.rules import AGENCY_ROLES, Actor
-from agencyhub.tenancy.service import get_client_for
+from agencyhub.tenancy.service import enter_agency, get_client_for
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +84,7 @@ class DraftAccess:
     draft: Draft
     client: Client
     who: Who
+    revision: Revision | None  # the current one
 
     @property
     def is_agency(self) -> bool:
@@ -98,23 +99,32 @@ def who_at(actor: Actor, client: Client) -> Who:
 async def get_draft_for(
     session: AsyncSession, actor: Actor, draft_id: uuid.UUID, *, lock: bool = False
 ) -> DraftAccess:
-    """The draft if the actor sees its client; locked for update when ``lock``."""
-    draft = await session.scalar(select(Draft).where(Draft.id == draft_id))
-    if draft is None:
-        raise NotFound("No such draft.")
-    client = await get_client_for(session, actor, draft.client_id)
+    """The draft, its client and its current revision if the actor sees the client;
+    with ``lock``, the draft row is locked for update.
+
+    One round trip for all three. The
+    lock is taken before the client-level access check; the tenant criteria and RLS
+    already confine it to the actor's agencies, and a refused caller's transaction ends
+    at once, so a foreign client's draft is never locked for longer than that.
+    """
+    query = (
+        select(Draft, Client, Revision)
+        .join(Client, Client.id == Draft.client_id)
+        .outerjoin(Revision, Revision.id == Draft.current_revision_id)
+        .where(Draft.id == draft_id)
+    )
     if lock:
-        # Re-read under a row lock: the version we compare must be the committed one.
-        locked = await session.scalar(
-            select(Draft)
-            .where(Draft.id == draft_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert locked is not None
-        draft = locked
+        # The version we compare must be the committed one.
+        query = query.with_for_update(of=Draft).execution_options(populate_existing=True)
+    found = (await session.execute(query)).first()
+    if found is None or not tenancy_rules.can_view_client(
+        actor, found.Client.agency_id, found.Client.id
+    ):
+        raise NotFound("No such draft.")
+    draft, client, revision = found
+    await enter_agency(session, client.agency_id)
     structlog.contextvars.bind_contextvars(draft_id=str(draft.id), client_id=str(client.id))
-    return DraftAccess(draft=draft, client=client, who=who_at(actor, client))
+    return DraftAccess(draft=draft, client=client, who=who_at(actor, client), revision=revision)
 
 
 # --- policy --------------------------------------------------------------------------------
@@ -288,12 +298,9 @@ async def _add_revision(
 # --- state changes -------------------------------------------------------------------------
 
 
-async def _facts(session: AsyncSession, draft: Draft, wording: int | None) -> rules.DraftFacts:
-    revision = (
-        await session.get(Revision, draft.current_revision_id)
-        if draft.current_revision_id
-        else None
-    )
+async def _facts(
+    session: AsyncSession, draft: Draft, revision: Revision | None, wording: int | None
+) -> rules.DraftFacts:
     approvals: tuple[rules.Approval, ...] = ()
     if revision is not None:
         rows = await session.scalars(
@@ -356,7 +363,7 @@ async def _transition(
     access = await get_draft_for(session, actor, draft_id, lock=True)
     _check_version(access, version)
     policy = policy_from_row(await load_policy(session, access.client.id))
-    facts = await _facts(session, access.draft, wording)
+    facts = await _facts(session, access.draft, access.revision, wording)
     request = rules.Request(
         action=action,
         who=access.who,
@@ -448,7 +455,7 @@ async def decide(
         wording=wording,
     )
     draft = access.draft
-    revision = await session.get(Revision, draft.current_revision_id)
+    revision = access.revision
     assert revision is not None
     if action is Action.APPROVE:
         _check_wording(revision, wording)

@@ -160,12 +160,19 @@ async def logout(session: AsyncSession, session_token: str) -> None:
 
 
 async def authenticate_session_cookie(session: AsyncSession, token: str) -> Authenticated:
-    row = await session.scalar(
-        select(UserSession).where(UserSession.token_hash == token_digest(token))
-    )
-    if row is None or row.expires_at <= utcnow():
+    # One round trip for both: this runs before every cookie-authenticated request.
+    found = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == token_digest(token))
+        )
+    ).first()
+    if found is None or found[0].expires_at <= utcnow():
         raise Unauthenticated("Your session has ended. Please sign in again.")
-    user = await _active_user(session, row.user_id)
+    row, user = found
+    if not user.is_active:
+        raise Unauthenticated("This account is disabled.")
     return Authenticated(user=user, via="session", csrf_token=row.csrf_token)
 
 
