@@ -29,6 +29,7 @@ from agencyhub.escalation.api import (
     TemplateController,
 )
 from agencyhub.health import HealthController
+from agencyhub.live import LivePlugin
 from agencyhub.logging import configure_logging
 from agencyhub.tasks import RunningWorker, setup_broker, start_worker
 from agencyhub.tenancy.api import (
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_logging_middleware],
         lifespan=[lifespan],
+        plugins=[LivePlugin(settings, runtime.db)],
         state=State({"runtime": runtime}),
         request_max_body_size=settings.max_request_body_bytes,
         openapi_config=OpenAPIConfig(

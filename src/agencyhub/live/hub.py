@@ -1,0 +1,318 @@
+"""The live feed's runtime in one web process: the channels backend, the relay, the
+poke after commit, presence, and one :class:`Feed` per connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import structlog
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.channels.subscriber import Subscriber
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agencyhub.audit.record import on_events_committed
+from agencyhub.config import Settings
+from agencyhub.db import Database, Scope, set_scope, transaction, utcnow
+from agencyhub.errors import Unauthenticated
+from agencyhub.live import rules, service
+from agencyhub.live.presence import MemoryPresence, PresenceStore, RedisPresence
+from agencyhub.live.relay import Relay
+from agencyhub.tenancy.rules import Actor
+
+log = structlog.get_logger(__name__)
+
+POKE_CHANNEL = "agencyhub.live.poke"
+_DECODED_CACHE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One JSON text for the client; ``kind`` and ``id`` for SSE's event and id fields."""
+
+    kind: str
+    text: str
+    id: int | None = None
+
+
+class LiveSubscriber(Subscriber):
+    """Remembers when the plugin had to drop a message for it (its backlog was full)."""
+
+    overflowed = False
+
+    def put_nowait(self, item: bytes | None) -> bool:
+        accepted = super().put_nowait(item)
+        if not accepted or self.qsize >= rules.BUFFER_LIMIT:
+            self.overflowed = True
+        return accepted
+
+
+class LiveHub:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.redis: Redis | None = (
+            Redis.from_url(settings.redis_url) if settings.redis_url else None
+        )
+        self.backend: ChannelsBackend = (
+            RedisChannelsPubSubBackend(redis=self.redis)
+            if self.redis is not None
+            else MemoryChannelsBackend()
+        )
+        self.channels = ChannelsPlugin(
+            backend=self.backend,
+            arbitrary_channels_allowed=True,
+            # The plugin queues at most this much per connection; more means the
+            # connection is too slow and is closed (it resumes by id).
+            subscriber_max_backlog=rules.BUFFER_LIMIT,
+            subscriber_backlog_strategy="backoff",
+            subscriber_class=LiveSubscriber,
+        )
+        self.presence: PresenceStore = (
+            RedisPresence(self.redis) if self.redis is not None else MemoryPresence()
+        )
+        self.relay = Relay(db, self.backend, self.redis)
+        self._decoded: OrderedDict[bytes, tuple[rules.Published, str]] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poke_pending = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Entered after the channels plugin has started, left before it stops."""
+        self._loop = asyncio.get_running_loop()
+        relay_task = asyncio.create_task(self.relay.run(), name="live.relay")
+        remove_listener = on_events_committed(self.poke)
+        try:
+            async with (
+                self.channels.start_subscription([POKE_CHANNEL]) as pokes,
+                pokes.run_in_background(self._on_poke),
+            ):
+                yield
+        finally:
+            remove_listener()
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+            if self.redis is not None:
+                await self.redis.aclose()
+
+    # --- poke after commit ------------------------------------------------------------
+
+    def poke(self) -> None:
+        """After a commit that wrote events, from any thread: wake the relay."""
+        loop = self._loop
+        if loop is None or self._poke_pending:
+            return
+        self._poke_pending = True
+        try:
+            loop.call_soon_threadsafe(self._deliver_poke)
+        except RuntimeError:  # the loop has closed (shutting down)
+            self._poke_pending = False
+
+    def _deliver_poke(self) -> None:
+        self._poke_pending = False
+        if self.relay.leading or self.redis is None:
+            self.relay.wake()
+            return
+        task = asyncio.create_task(self._publish_poke())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish_poke(self) -> None:
+        try:
+            await self.backend.publish(b"1", [POKE_CHANNEL])
+        except Exception:  # the relay's poll picks the events up a moment later
+            log.warning("live.poke_failed", exc_info=True)
+
+    async def _on_poke(self, _data: bytes) -> None:
+        if self.relay.leading:
+            self.relay.wake()
+
+    # --- database, each in a short transaction of its own -----------------------------
+
+    async def authenticate(self, credential: service.Credential) -> Actor:
+        async with transaction(self.db.sessions) as session:
+            return await service.authenticate(session, credential)
+
+    async def catch_up(
+        self, actor: Actor, last_event_id: int | None
+    ) -> tuple[int, list[rules.LiveEvent]]:
+        """The newest id, and (when resuming) up to REPLAY_LIMIT + 1 missed events."""
+        async with transaction(self.db.sessions, Scope(user_id=actor.user_id)) as session:
+            await _user_scope(session, actor)
+            head = await service.head(session)
+            if last_event_id is None or last_event_id >= head:
+                return head, []
+            missed = await service.missed_events(
+                session, actor, last_event_id, head, rules.REPLAY_LIMIT + 1
+            )
+            return head, missed
+
+    async def mark_viewing(self, actor: Actor, draft_id: uuid.UUID) -> rules.Presence:
+        """A "viewing" message on a socket (the HTTP endpoint has its request session)."""
+        async with transaction(self.db.sessions) as session:
+            await _user_scope(session, actor)
+            mark = await service.viewing_mark(session, actor, draft_id, utcnow())
+        await self.broadcast_presence(mark)
+        return mark
+
+    async def broadcast_presence(self, mark: rules.Presence) -> None:
+        """Store the mark and tell everyone who may see the client (best effort)."""
+        await self.presence.mark(mark)
+        try:
+            await self.backend.publish(rules.encode(mark), [rules.agency_channel(mark.agency_id)])
+        except Exception:  # best effort: the mark is stored, the broadcast is not vital
+            log.warning("live.presence_publish_failed", exc_info=True)
+
+    def decoded(self, raw: bytes) -> tuple[rules.Published, str]:
+        """Decode a published message once per process, not once per connection."""
+        hit = self._decoded.get(raw)
+        if hit is None:
+            item = rules.decode(raw)
+            hit = (item, msgspec.json.encode(rules.wire(item)).decode())
+            self._decoded[raw] = hit
+            if len(self._decoded) > _DECODED_CACHE:
+                self._decoded.popitem(last=False)
+        return hit
+
+
+async def _user_scope(session: AsyncSession, actor: Actor) -> None:
+    await set_scope(session, Scope(user_id=actor.user_id, member_agency_ids=actor.agency_ids))
+
+
+# --- one connection ---------------------------------------------------------------------
+
+Outgoing = Message | Close
+"""A message to send, or the reason to close."""
+
+
+class Feed:
+    """One subscriber: subscribe, ``ready``, replay or ``reload``, then live events —
+    each id once and in order, filtered by :func:`rules.may_receive` with the
+    connection's current memberships, plus heartbeats. Ends with a :class:`Close`."""
+
+    def __init__(
+        self,
+        hub: LiveHub,
+        credential: service.Credential,
+        actor: Actor,
+        last_event_id: int | None,
+    ) -> None:
+        self.hub = hub
+        self.credential = credential
+        self.actor = actor
+        self.last_event_id = last_event_id
+        self._queue: asyncio.Queue[tuple[rules.Published, str] | None] = asyncio.Queue()
+        self._overflowed = False
+        self._recheck_now = asyncio.Event()
+
+    async def _on_message(self, raw: bytes) -> None:
+        item, text = self.hub.decoded(raw)
+        if rules.concerns_memberships_of(self.actor.user_id, item):
+            self._recheck_now.set()
+            self._queue.put_nowait(_WAKE)
+        if self._overflowed or not rules.may_receive(self.actor, item):
+            return
+        if self._queue.qsize() >= rules.BUFFER_LIMIT:
+            self._overflowed = True
+            return
+        self._queue.put_nowait((item, text))
+
+    async def messages(self) -> AsyncIterator[Outgoing]:
+        if not self.actor.grants:
+            yield Close(rules.CLOSE_FORBIDDEN, "no membership")
+            return
+        channels = rules.channels_for(self.actor)
+        async with (
+            self.hub.channels.start_subscription(channels) as subscriber,
+            subscriber.run_in_background(self._on_message, join=False),
+        ):
+            head, missed = await self.hub.catch_up(self.actor, self.last_event_id)
+            plan = rules.plan_replay(self.actor, self.last_event_id, missed, head)
+            yield _control("ready", {"type": "ready", "lastEventId": head})
+            if plan.reload:
+                yield _control("reload", {"type": "reload", "lastEventId": head})
+            dedupe = rules.Deduplicator(self.last_event_id or 0)
+            for event in plan.events:
+                if dedupe.admit(event):
+                    yield _message(event, self.hub.decoded(rules.encode(event))[1])
+            dedupe.last_sent = max(dedupe.last_sent, plan.resume_after)
+            async for message in self._live(subscriber, dedupe):
+                yield message
+                if isinstance(message, Close):
+                    return
+
+    async def _live(
+        self, subscriber: Subscriber, dedupe: rules.Deduplicator
+    ) -> AsyncIterator[Outgoing]:
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + rules.HEARTBEAT_SECONDS
+        next_check = loop.time() + rules.RECHECK_SECONDS
+        while True:
+            if self._overflowed or getattr(subscriber, "overflowed", False):
+                yield Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
+                return
+            if self._recheck_now.is_set() or loop.time() >= next_check:
+                self._recheck_now.clear()
+                next_check = loop.time() + rules.RECHECK_SECONDS
+                closing = await self._reauthorize()
+                if closing is not None:
+                    yield closing
+                    return
+            if loop.time() >= next_ping:
+                next_ping = loop.time() + rules.HEARTBEAT_SECONDS
+                yield _control("ping", {"type": "ping"})
+            wait = max(0.0, min(next_ping, next_check) - loop.time())
+            try:
+                queued = await asyncio.wait_for(self._queue.get(), wait)
+            except TimeoutError:
+                continue
+            if queued is None:
+                continue  # a wake-up: re-check memberships first
+            item, text = queued
+            if rules.may_receive(self.actor, item) and dedupe.admit(item):
+                yield _message(item, text)
+
+    async def _reauthorize(self) -> Close | None:
+        """Sign-in still valid and memberships re-read; None to carry on."""
+        try:
+            actor = await self.hub.authenticate(self.credential)
+        except Unauthenticated as exc:
+            return Close(rules.CLOSE_UNAUTHENTICATED, exc.detail[:120])
+        if not actor.grants:
+            log.info("live.access_ended", user_id=str(actor.user_id))
+            return Close(rules.CLOSE_FORBIDDEN, "no membership left")
+        self.actor = actor
+        return None
+
+
+_WAKE = None
+
+
+def _control(kind: str, message: dict[str, Any]) -> Message:
+    return Message(kind, msgspec.json.encode(message).decode())
+
+
+def _message(item: rules.Published, text: str) -> Message:
+    if isinstance(item, rules.LiveEvent):
+        return Message("event", text, item.id)
+    return Message("presence", text)
