@@ -44,7 +44,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _launch(settings: Settings, log_path: Path) -> Server:
+def _launch(settings: Settings, log_path: Path, extra_env: dict[str, str]) -> Server:
     port = _free_port()
     env = {
         **os.environ,
@@ -57,6 +57,7 @@ def _launch(settings: Settings, log_path: Path) -> Server:
         "AGENCYHUB_BASE_URL": f"http://{HOST}:{port}",
         "AGENCYHUB_PASSWORD_HASH_TIME_COST": "1",
         "AGENCYHUB_PASSWORD_HASH_MEMORY_KIB": "1024",
+        **extra_env,
     }
     command = [str(Path(sys.executable).with_name("agencyhub")), "serve", "--host", HOST]
     log = log_path.open("wb")
@@ -90,8 +91,11 @@ def _stop(server: Server) -> None:
 
 
 @contextmanager
-def servers(settings: Settings, tmp_path: Path, count: int = 2) -> Iterator[list[Server]]:
-    started = [_launch(settings, tmp_path / f"server-{i}.log") for i in range(count)]
+def servers(
+    settings: Settings, tmp_path: Path, count: int = 2, env: dict[str, str] | None = None
+) -> Iterator[list[Server]]:
+    """``count`` servers; ``env`` adds or overrides their environment variables."""
+    started = [_launch(settings, tmp_path / f"server-{i}.log", env or {}) for i in range(count)]
     try:
         deadline = time.monotonic() + 60
         for server in started:

@@ -47,6 +47,8 @@ class Settings:
     max_request_body_bytes: int = 1_048_576
     trusted_proxy_count: int = 0
     database_pool_size: int = 10
+    # The live relay looks for new events this often even when nobody pokes it.
+    live_poll_ms: int = 500
 
     @property
     def effective_migration_url(self) -> str:

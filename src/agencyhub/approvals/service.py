@@ -85,6 +85,7 @@ class DraftAccess:
     client: Client
     who: Who
     revision: Revision | None  # the current one
+    policy_row: ApprovalPolicy | None  # the client's, None: the default policy
 
     @property
     def is_agency(self) -> bool:
@@ -99,18 +100,19 @@ def who_at(actor: Actor, client: Client) -> Who:
 async def get_draft_for(
     session: AsyncSession, actor: Actor, draft_id: uuid.UUID, *, lock: bool = False
 ) -> DraftAccess:
-    """The draft, its client and its current revision if the actor sees the client;
-    with ``lock``, the draft row is locked for update.
+    """The draft, its client, its current revision and the client's approval policy if
+    the actor sees the client; with ``lock``, the draft row is locked for update.
 
-    One round trip for all three. The
+    One round trip for all four. The
     lock is taken before the client-level access check; the tenant criteria and RLS
     already confine it to the actor's agencies, and a refused caller's transaction ends
     at once, so a foreign client's draft is never locked for longer than that.
     """
     query = (
-        select(Draft, Client, Revision)
+        select(Draft, Client, Revision, ApprovalPolicy)
         .join(Client, Client.id == Draft.client_id)
         .outerjoin(Revision, Revision.id == Draft.current_revision_id)
+        .outerjoin(ApprovalPolicy, ApprovalPolicy.client_id == Draft.client_id)
         .where(Draft.id == draft_id)
     )
     if lock:
@@ -121,10 +123,16 @@ async def get_draft_for(
         actor, found.Client.agency_id, found.Client.id
     ):
         raise NotFound("No such draft.")
-    draft, client, revision = found
+    draft, client, revision, policy_row = found
     await enter_agency(session, client.agency_id)
     structlog.contextvars.bind_contextvars(draft_id=str(draft.id), client_id=str(client.id))
-    return DraftAccess(draft=draft, client=client, who=who_at(actor, client), revision=revision)
+    return DraftAccess(
+        draft=draft,
+        client=client,
+        who=who_at(actor, client),
+        revision=revision,
+        policy_row=policy_row,
+    )
 
 
 # --- policy --------------------------------------------------------------------------------
@@ -362,7 +370,7 @@ async def _transition(
 ) -> tuple[DraftAccess, rules.Outcome]:
     access = await get_draft_for(session, actor, draft_id, lock=True)
     _check_version(access, version)
-    policy = policy_from_row(await load_policy(session, access.client.id))
+    policy = policy_from_row(access.policy_row)
     facts = await _facts(session, access.draft, access.revision, wording)
     request = rules.Request(
         action=action,

@@ -1,10 +1,13 @@
 """The live feed's runtime in one web process: the channels backend, the relay, the
-poke after commit, presence, and one :class:`Feed` per connection."""
+poke after commit, the subscription watchdog, presence, and one :class:`Feed` per
+connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -16,7 +19,6 @@ import structlog
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.channels.subscriber import Subscriber
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,14 +28,22 @@ from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, set_scope, transaction, utcnow
 from agencyhub.errors import Unauthenticated
 from agencyhub.live import rules, service
+from agencyhub.live.backend import WatchedRedisBackend
+from agencyhub.live.poke import poke_channel
 from agencyhub.live.presence import MemoryPresence, PresenceStore, RedisPresence
 from agencyhub.live.relay import Relay
 from agencyhub.tenancy.rules import Actor
 
 log = structlog.get_logger(__name__)
 
-POKE_CHANNEL = "agencyhub.live.poke"
 _DECODED_CACHE = 256
+WATCH_SECONDS = 5.0
+"""Each process publishes to a heartbeat channel of its own this often..."""
+WATCH_MISSES = 3
+"""... and re-subscribes when it has heard none of its own beats for this many periods
+(a subscription that hangs without an error)."""
+SUBSCRIBER_NAME = "agencyhub.live.sub"
+"""Redis client name of a process's subscribed connection (with its pid appended)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +81,11 @@ class LiveHub:
             Redis.from_url(settings.redis_url) if settings.redis_url else None
         )
         self.backend: ChannelsBackend = (
-            RedisChannelsPubSubBackend(redis=self.redis)
+            WatchedRedisBackend(
+                self.redis,
+                Redis.from_url(settings.redis_url, client_name=f"{SUBSCRIBER_NAME}.{os.getpid()}"),
+                on_gap=self._on_gap,
+            )
             if self.redis is not None
             else MemoryChannelsBackend()
         )
@@ -87,11 +101,17 @@ class LiveHub:
         self.presence: PresenceStore = (
             RedisPresence(self.redis) if self.redis is not None else MemoryPresence()
         )
-        self.relay = Relay(db, self.backend, self.redis)
+        self.relay = Relay(db, self.backend, self.redis, poll_seconds=settings.live_poll_ms / 1000)
         self._decoded: OrderedDict[bytes, tuple[rules.Published, str]] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poke_pending = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.epoch = 0
+        """Bumped whenever this process may have missed published messages."""
+        self._feeds: set[Feed] = set()
+        self._poke_channel = poke_channel(db.engine.url.database)
+        self._beat_channel = f"agencyhub.live.beat.{secrets.token_hex(8)}"
+        self._beat_heard = 0.0
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -101,17 +121,24 @@ class LiveHub:
         self._loop = asyncio.get_running_loop()
         relay_task = asyncio.create_task(self.relay.run(), name="live.relay")
         remove_listener = on_events_committed(self.poke)
+        watch_task: asyncio.Task[None] | None = None
         try:
             async with (
-                self.channels.start_subscription([POKE_CHANNEL]) as pokes,
+                self.channels.start_subscription([self._poke_channel]) as pokes,
                 pokes.run_in_background(self._on_poke),
+                self.channels.start_subscription([self._beat_channel]) as beats,
+                beats.run_in_background(self._on_beat),
             ):
+                if isinstance(self.backend, WatchedRedisBackend):
+                    watch_task = asyncio.create_task(self._watch(self.backend), name="live.watch")
                 yield
         finally:
             remove_listener()
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            for task in (relay_task, watch_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if self.redis is not None:
                 await self.redis.aclose()
 
@@ -139,13 +166,49 @@ class LiveHub:
 
     async def _publish_poke(self) -> None:
         try:
-            await self.backend.publish(b"1", [POKE_CHANNEL])
+            await self.backend.publish(b"1", [self._poke_channel])
         except Exception:  # the relay's poll picks the events up a moment later
             log.warning("live.poke_failed", exc_info=True)
 
     async def _on_poke(self, _data: bytes) -> None:
         if self.relay.leading:
             self.relay.wake()
+
+    # --- the subscription watchdog ------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """False while this process has lost its Redis subscription."""
+        return not isinstance(self.backend, WatchedRedisBackend) or self.backend.connected
+
+    def _on_gap(self, what: str) -> None:
+        """Published messages may have been missed: every open feed closes, so its
+        client reconnects and replays from the event log."""
+        self.epoch += 1
+        log.warning("live.feeds_interrupted", because=what, feeds=len(self._feeds))
+        for feed in list(self._feeds):
+            feed.interrupt()
+        if what == "restored":
+            self._beat_heard = asyncio.get_running_loop().time()
+
+    async def _on_beat(self, _data: bytes) -> None:
+        self._beat_heard = asyncio.get_running_loop().time()
+
+    async def _watch(self, backend: WatchedRedisBackend) -> None:
+        """Hear our own heartbeat, or re-subscribe: a subscription can also hang silently."""
+        loop = asyncio.get_running_loop()
+        self._beat_heard = loop.time()
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            if not backend.connected:
+                continue
+            try:
+                await backend.publish(b"1", [self._beat_channel])
+            except Exception:  # Redis is down; the subscription notices on its own
+                log.warning("live.heartbeat_publish_failed", exc_info=True)
+                continue
+            if loop.time() - self._beat_heard > WATCH_MISSES * WATCH_SECONDS:
+                backend.reconnect("no heartbeat heard")
 
     # --- database, each in a short transaction of its own -----------------------------
 
@@ -224,6 +287,7 @@ class Feed:
         self._queue: asyncio.Queue[tuple[rules.Published, str] | None] = asyncio.Queue()
         self._overflowed = False
         self._recheck_now = asyncio.Event()
+        self._epoch = hub.epoch
 
     async def _on_message(self, raw: bytes) -> None:
         item, text = self.hub.decoded(raw)
@@ -237,10 +301,28 @@ class Feed:
             return
         self._queue.put_nowait((item, text))
 
+    def interrupt(self) -> None:
+        """The process may have missed messages (see :meth:`LiveHub._on_gap`)."""
+        self._queue.put_nowait(_WAKE)
+
+    def _interrupted(self) -> bool:
+        return self._epoch != self.hub.epoch or not self.hub.available
+
     async def messages(self) -> AsyncIterator[Outgoing]:
         if not self.actor.grants:
             yield Close(rules.CLOSE_FORBIDDEN, "no membership")
             return
+        if self._interrupted():
+            yield _RESTARTING
+            return
+        self.hub._feeds.add(self)
+        try:
+            async for message in self._subscribed():
+                yield message
+        finally:
+            self.hub._feeds.discard(self)
+
+    async def _subscribed(self) -> AsyncIterator[Outgoing]:
         channels = rules.channels_for(self.actor)
         async with (
             self.hub.channels.start_subscription(channels) as subscriber,
@@ -268,6 +350,9 @@ class Feed:
         next_ping = loop.time() + rules.HEARTBEAT_SECONDS
         next_check = loop.time() + rules.RECHECK_SECONDS
         while True:
+            if self._interrupted():
+                yield _RESTARTING
+                return
             if self._overflowed or getattr(subscriber, "overflowed", False):
                 yield Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
                 return
@@ -306,6 +391,7 @@ class Feed:
 
 
 _WAKE = None
+_RESTARTING = Close(rules.CLOSE_RESTARTING, "live feed restarting; reconnect with last_event_id")
 
 
 def _control(kind: str, message: dict[str, Any]) -> Message:

@@ -8,7 +8,7 @@ may go out twice; every connection drops ids it has already sent). SQLite (the
 embedded demo, one process) always leads.
 
 The relay reads only committed rows, after a poke from the committing process (or a
-short poll, for writers that cannot poke, like a separate worker process). Because
+short poll, the safety net for a lost poke). Because
 event ids are handed out in commit order (see :mod:`agencyhub.audit.record`), reading
 ``id > last`` never skips an event that commits later. A failed publish is logged and
 retried; it never stops the relay (litestar#5008 is why we do not publish through the
@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 LEADER_LOCK = 0x41484C52  # "AHLR"
 LEADER_RETRY_SECONDS = 2.0
 POLL_SECONDS = 0.5
-"""Safety net: new events are looked for this often even without a poke."""
+"""Safety net: new events are looked for this often even without a poke (default)."""
 LEADER_CHECK_SECONDS = 5.0
 BATCH = 500
 PUBLISH_RETRY_SECONDS = 0.5
@@ -48,8 +48,16 @@ RELAY_SCOPE = Scope.for_system("live.relay")
 
 
 class Relay:
-    def __init__(self, db: Database, backend: ChannelsBackend, redis: Redis | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        backend: ChannelsBackend,
+        redis: Redis | None,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
         self._db = db
+        self._poll_seconds = poll_seconds
         self._backend = backend
         self._redis = redis
         self._wake = asyncio.Event()
@@ -108,7 +116,7 @@ class Relay:
         checked = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
             self._wake.clear()
             while await self.relay_once() == BATCH:
                 pass

@@ -41,6 +41,9 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_SLOW_CONSUMER = 4008
 """The connection could not keep up; reconnect with ``last_event_id``."""
 CLOSE_BAD_MESSAGE = 4400
+CLOSE_RESTARTING = 1012
+"""Service restart: this process lost its Redis subscription and may have missed events;
+reconnect with ``last_event_id``."""
 
 MEMBERSHIP_EVENTS = frozenset({"membership.removed", "membership.updated", "membership.created"})
 _PAYLOAD_KEYS = ("version", "status", "severity", "decision", "visibility")
