@@ -93,7 +93,9 @@ async def _send_feed(socket: WebSocket[Any, Any, Any], feed: Feed) -> Close | No
             if isinstance(message, Close):
                 return message
             try:
-                await asyncio.wait_for(socket.send_text(message.text), SEND_TIMEOUT_SECONDS)
+                # asyncio.timeout, not wait_for: no extra task per message and socket.
+                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                    await socket.send_text(message.text)
             except TimeoutError:
                 return Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
     finally:

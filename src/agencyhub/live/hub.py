@@ -10,7 +10,7 @@ import os
 import secrets
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,8 @@ _DECODED_CACHE = 256
 WATCH_SECONDS = 5.0
 """Each process publishes to a heartbeat channel of its own this often..."""
 WATCH_MISSES = 3
+CHANNEL_BACKLOG = 10_000
+"""Messages the plugin may queue for one channel of a process before it drops them."""
 """... and re-subscribes when it has heard none of its own beats for this many periods
 (a subscription that hangs without an error)."""
 SUBSCRIBER_NAME = "agencyhub.live.sub"
@@ -68,9 +70,79 @@ class LiveSubscriber(Subscriber):
 
     def put_nowait(self, item: bytes | None) -> bool:
         accepted = super().put_nowait(item)
-        if not accepted or self.qsize >= rules.BUFFER_LIMIT:
+        if not accepted or self.qsize >= CHANNEL_BACKLOG:
             self.overflowed = True
         return accepted
+
+
+class LocalFanout:
+    """One channels-plugin subscriber per agency channel and process, not per socket.
+
+    Each published message is decoded once and handed to every feed of the channel in
+    this process by a plain function call; per socket that leaves one task wake-up
+    (its sender) instead of three. Subscribing completes before :meth:`join` returns,
+    so a feed reads the event log only once nothing published later can pass it by.
+    """
+
+    def __init__(self, plugin: ChannelsPlugin, on_overflow: Callable[[str], None]) -> None:
+        self._plugin = plugin
+        self._on_overflow = on_overflow
+        self._feeds: dict[str, set[Feed]] = {}
+        self._consumers: dict[str, asyncio.Task[tuple[Subscriber, asyncio.Task[None]]]] = {}
+
+    async def join(self, feed: Feed, channels: Collection[str]) -> None:
+        for channel in channels:
+            self._feeds.setdefault(channel, set()).add(feed)
+            if channel not in self._consumers:
+                self._consumers[channel] = asyncio.create_task(self._start(channel))
+        for channel in channels:
+            await asyncio.shield(self._consumers[channel])
+
+    def leave(self, feed: Feed, channels: Collection[str]) -> None:
+        for channel in channels:
+            feeds = self._feeds.get(channel)
+            if feeds is None:
+                continue
+            feeds.discard(feed)
+            if not feeds:
+                del self._feeds[channel]
+                _background(self._stop(self._consumers.pop(channel)))
+
+    async def _start(self, channel: str) -> tuple[Subscriber, asyncio.Task[None]]:
+        subscriber = await self._plugin.subscribe([channel])
+        consumer = asyncio.create_task(self._consume(channel, subscriber), name="live.fanout")
+        return subscriber, consumer
+
+    async def _stop(self, started: asyncio.Task[tuple[Subscriber, asyncio.Task[None]]]) -> None:
+        subscriber, consumer = await started
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
+        await self._plugin.unsubscribe(subscriber)
+
+    async def _consume(self, channel: str, subscriber: Subscriber) -> None:
+        async for raw in subscriber.iter_events():
+            if getattr(subscriber, "overflowed", False):
+                # Messages were dropped for the whole channel: its feeds resume by id.
+                subscriber.overflowed = False  # type: ignore[attr-defined]
+                self._on_overflow(channel)
+            for feed in tuple(self._feeds.get(channel, ())):
+                try:
+                    feed.deliver(raw)
+                except Exception:  # one bad feed must not starve the others
+                    log.exception("live.delivery_failed")
+
+    def feeds_of(self, channel: str) -> tuple[Feed, ...]:
+        return tuple(self._feeds.get(channel, ()))
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.create_task(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 class LiveHub:
@@ -94,7 +166,7 @@ class LiveHub:
             arbitrary_channels_allowed=True,
             # The plugin queues at most this much per connection; more means the
             # connection is too slow and is closed (it resumes by id).
-            subscriber_max_backlog=rules.BUFFER_LIMIT,
+            subscriber_max_backlog=CHANNEL_BACKLOG,
             subscriber_backlog_strategy="backoff",
             subscriber_class=LiveSubscriber,
         )
@@ -109,6 +181,7 @@ class LiveHub:
         self.epoch = 0
         """Bumped whenever this process may have missed published messages."""
         self._feeds: set[Feed] = set()
+        self.fanout = LocalFanout(self.channels, self._on_channel_overflow)
         self._poke_channel = poke_channel(db.engine.url.database)
         self._beat_channel = f"agencyhub.live.beat.{secrets.token_hex(8)}"
         self._beat_heard = 0.0
@@ -190,6 +263,11 @@ class LiveHub:
             feed.interrupt()
         if what == "restored":
             self._beat_heard = asyncio.get_running_loop().time()
+
+    def _on_channel_overflow(self, channel: str) -> None:
+        log.warning("live.channel_overflow", channel=channel)
+        for feed in self.fanout.feeds_of(channel):
+            feed.interrupt(restart=True)
 
     async def _on_beat(self, _data: bytes) -> None:
         self._beat_heard = asyncio.get_running_loop().time()
@@ -288,8 +366,10 @@ class Feed:
         self._overflowed = False
         self._recheck_now = asyncio.Event()
         self._epoch = hub.epoch
+        self._restart = False
 
-    async def _on_message(self, raw: bytes) -> None:
+    def deliver(self, raw: bytes) -> None:
+        """A message published on one of this feed's channels (see :class:`LocalFanout`)."""
         item, text = self.hub.decoded(raw)
         if rules.concerns_memberships_of(self.actor.user_id, item):
             self._recheck_now.set()
@@ -301,12 +381,13 @@ class Feed:
             return
         self._queue.put_nowait((item, text))
 
-    def interrupt(self) -> None:
+    def interrupt(self, *, restart: bool = False) -> None:
         """The process may have missed messages (see :meth:`LiveHub._on_gap`)."""
+        self._restart = self._restart or restart
         self._queue.put_nowait(_WAKE)
 
     def _interrupted(self) -> bool:
-        return self._epoch != self.hub.epoch or not self.hub.available
+        return self._restart or self._epoch != self.hub.epoch or not self.hub.available
 
     async def messages(self) -> AsyncIterator[Outgoing]:
         if not self.actor.grants:
@@ -324,10 +405,8 @@ class Feed:
 
     async def _subscribed(self) -> AsyncIterator[Outgoing]:
         channels = rules.channels_for(self.actor)
-        async with (
-            self.hub.channels.start_subscription(channels) as subscriber,
-            subscriber.run_in_background(self._on_message, join=False),
-        ):
+        try:
+            await self.hub.fanout.join(self, channels)
             head, missed = await self.hub.catch_up(self.actor, self.last_event_id)
             plan = rules.plan_replay(self.actor, self.last_event_id, missed, head)
             yield _control("ready", {"type": "ready", "lastEventId": head})
@@ -338,14 +417,14 @@ class Feed:
                 if dedupe.admit(event):
                     yield _message(event, self.hub.decoded(rules.encode(event))[1])
             dedupe.last_sent = max(dedupe.last_sent, plan.resume_after)
-            async for message in self._live(subscriber, dedupe):
+            async for message in self._live(dedupe):
                 yield message
                 if isinstance(message, Close):
                     return
+        finally:
+            self.hub.fanout.leave(self, channels)
 
-    async def _live(
-        self, subscriber: Subscriber, dedupe: rules.Deduplicator
-    ) -> AsyncIterator[Outgoing]:
+    async def _live(self, dedupe: rules.Deduplicator) -> AsyncIterator[Outgoing]:
         loop = asyncio.get_running_loop()
         next_ping = loop.time() + rules.HEARTBEAT_SECONDS
         next_check = loop.time() + rules.RECHECK_SECONDS
@@ -353,7 +432,7 @@ class Feed:
             if self._interrupted():
                 yield _RESTARTING
                 return
-            if self._overflowed or getattr(subscriber, "overflowed", False):
+            if self._overflowed:
                 yield Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
                 return
             if self._recheck_now.is_set() or loop.time() >= next_check:
@@ -368,7 +447,8 @@ class Feed:
                 yield _control("ping", {"type": "ping"})
             wait = max(0.0, min(next_ping, next_check) - loop.time())
             try:
-                queued = await asyncio.wait_for(self._queue.get(), wait)
+                async with asyncio.timeout(wait):  # no extra task per message, as wait_for
+                    queued = await self._queue.get()
             except TimeoutError:
                 continue
             if queued is None:
