@@ -10,8 +10,9 @@
    (the client's plan frozen, round 1, a fresh token, ``next_step`` 1 due at the SLA
    due time, no reminder) and the wake-ups go through the real sink
    (``actors.declare_actors`` on a RedisBroker, ``enforcement.send_wakeup``). Two
-   ``agencyhub worker`` subprocesses run them. Scenario ``flushed`` runs ``FLUSHDB`` on
-   the broker's Redis database halfway through; the sweep must catch up;
+   ``agencyhub worker`` subprocesses run them. Scenario ``flushed`` crashes halfway
+   through: both workers killed (their prefetched wake-ups die with them), ``FLUSHDB``
+   on the broker's Redis database, two fresh workers started; the sweep must catch up;
 4. reads ``escalation_step_runs`` (lateness = ``ran_at`` − ``due_at``), missed steps,
    duplicate rows and duplicate executions (``draft.escalated`` events and
    notifications per draft), and writes ``bench/results/sla_timers.json`` and
@@ -343,6 +344,16 @@ async def collect(urls: Urls, client_id: uuid.UUID) -> dict[str, Any]:
                     {"c": client_id},
                 )
             ).one()
+            by_trigger = (
+                await conn.execute(
+                    text(
+                        "SELECT coalesce(payload->>'trigger', 'wakeup'), count(*) FROM events"
+                        " WHERE client_id = :c AND type = 'draft.escalated'"
+                        " AND (payload->>'step')::int = 1 GROUP BY 1"
+                    ),
+                    {"c": client_id},
+                )
+            ).all()
             pending = await conn.scalar(
                 text(
                     "SELECT count(*) FROM draft_escalations WHERE client_id = :c AND next_step = 1"
@@ -362,6 +373,7 @@ async def collect(urls: Urls, client_id: uuid.UUID) -> dict[str, Any]:
         "duplicate_escalated_events": sum(int(c) - 1 for _, c in events if c > 1),
         "drafts_with_escalated_event": len(events),
         "steps_ran_per_second": round(int(span[0]) / float(span[1]), 1) if span[1] else None,
+        "ran_by": {str(k): int(v) for k, v in by_trigger},
         "duplicate_notifications": sum(int(c) - 1 for _, c in notes if c > 1),
         "drafts_with_notification": len(notes),
     }
@@ -492,9 +504,8 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
         "AGENCYHUB_LOG_LEVEL": "WARNING",
     }
     agencyhub = str(Path(sys.executable).parent / "agencyhub")
-    procs = [
-        start([agencyhub, "worker", "--threads", str(args.threads)], env, log) for _ in range(2)
-    ]
+    command = [agencyhub, "worker", "--threads", str(args.threads)]
+    procs = [start(command, env, log) for _ in range(2)]
     flushed: dict[str, Any] | None = None
     try:
         wait_for_heartbeats(client, "dramatiq", 2)
@@ -507,6 +518,9 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
         sent_started = time.time()
         for draft_id, token, due_at in wakeups:
             enforcement.send_wakeup(enforcement.WakeUp(draft_id, 1, token, due_at))
+        # The sink sends from its own thread: wait until every wake-up is in Redis.
+        if not actors.flush_wakeups(timeout=120):
+            raise RuntimeError("the wake-ups were not all sent within 120 s")
         send_seconds = time.time() - sent_started
         enforcement.use_wakeup_sink(None)
         broker.close()
@@ -514,11 +528,23 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
         if name == "flushed":
             flush_at = t0_s + args.spread / 2
             time.sleep(max(0.0, flush_at - time.time()))
+            # A crash of both workers together with a Redis restart: the delayed
+            # wake-ups the workers had prefetched into memory die with them, the rest
+            # with the FLUSHDB, and the acks of the dead workers too (no heartbeat
+            # recovery). Every step still to come depends on the sweep.
             counts = message_counts(client, "dramatiq", actors.QUEUE)
+            for proc in procs:
+                proc.kill()
+            for proc in procs:
+                proc.wait(timeout=10)
             client.flushdb()
+            flushed_at = time.time()
+            procs = [start(command, env, log) for _ in range(2)]
+            wait_for_heartbeats(client, "dramatiq", 2)
             flushed = {
-                "at_s_after_start": round(time.time() - t0_s, 2),
+                "at_s_after_start": round(flushed_at - t0_s, 2),
                 "in_redis_before_flush": counts,
+                "workers_back_after_s": round(time.time() - flushed_at, 2),
                 "ran_before_flush": asyncio.run(count_ran(urls, client_id)),
             }
         grace = args.flushed_grace if name == "flushed" else args.grace
@@ -619,6 +645,7 @@ def print_table(results: dict[str, Any]) -> None:
     print()
     print(
         f"{'scenario':<10}{'n':>7}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>10}{'missed':>8}{'dup':>6}"
+        f"{'steps/s':>9}{'swept':>7}"
     )
     for name in ("floor", "steps", "flushed"):
         run = results.get(name)
@@ -630,10 +657,19 @@ def print_table(results: dict[str, Any]) -> None:
         print(
             f"{name:<10}{s['n']:>7}{s['p50_ms']:>9.1f}{s['p95_ms']:>9.1f}{s['p99_ms']:>9.1f}"
             f"{s['max_ms']:>10.1f}{run['missed']:>8}{dup:>6}"
+            f"{run.get('steps_ran_per_second') or '':>9}{run.get('ran_by', {}).get('sweep', ''):>7}"
         )
         for check, ok in run.get("targets", {}).items():
             print(f"    {'PASS' if ok else 'FAIL'}  {check}")
-    print("(lateness in ms; dup = duplicate rows + duplicate executions)")
+    print(
+        "(lateness in ms; dup = duplicate rows + duplicate executions; swept = step 1 run by"
+        " the sweep)"
+    )
+    machine = results["machine"]
+    print(
+        f"load average at start {machine['load_average_at_start']},"
+        f" at end {machine.get('load_average_at_end')}"
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -659,7 +695,8 @@ def main(argv: list[str]) -> None:
             "threads_per_worker": args.threads,
             "worker_timeout_ms": 100,
             "sweep_interval_s": actors.SWEEP_INTERVAL_SECONDS,
-            "sweep_batch_limit": 200,
+            "sweep_lanes_per_process": actors.SWEEP_LANES,
+            "sweep_grace_s": actors.SWEEP_GRACE.total_seconds(),
         },
         "targets": {
             "p99_ms": P99_TARGET_MS,

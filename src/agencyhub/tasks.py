@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 import dramatiq
+import redis
 import structlog
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
@@ -28,8 +29,10 @@ from agencyhub.escalation.actors import (
     Actors,
     SweepScheduler,
     configure_worker,
+    flush_wakeups,
 )
 from agencyhub.escalation.enforcement import use_wakeup_sink
+from agencyhub.live.poke import install_worker_poke
 
 log = structlog.get_logger(__name__)
 
@@ -39,12 +42,26 @@ ACTOR_MODULES: tuple[str, ...] = ("agencyhub.escalation.actors",)
 
 # Delayed messages wake up within this many milliseconds of their due time.
 WORKER_TIMEOUT_MS = 100
+# A hung Redis must not stall a worker: every broker call gives up after this long
+# (the consumer reconnects; a lost wake-up is the sweep's). No Dramatiq Redis call
+# blocks server-side, so a short read timeout is safe.
+REDIS_SOCKET_TIMEOUT_S = 5.0
+REDIS_CONNECT_TIMEOUT_S = 2.0
+
+
+def redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        health_check_interval=30,
+    )
 
 
 def setup_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url)  # type: ignore[no-untyped-call]
+        broker = RedisBroker(client=redis_client(settings.redis_url))  # type: ignore[no-untyped-call]
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")
@@ -75,6 +92,7 @@ class RunningWorker:
         if loop_thread is not None:  # the worker's engine lives on the worker's loop
             loop_thread.run_coroutine(CONTEXT.dispose())
         self.worker.stop(timeout=timeout_ms)
+        flush_wakeups(timeout=5.0)  # what is still queued after this is the sweep's
         use_wakeup_sink(None)
         log.info("worker.stopped")
 
@@ -93,6 +111,7 @@ def start_worker(broker: dramatiq.Broker, *, threads: int) -> RunningWorker:
 def run_worker(settings: Settings, *, threads: int, stop: threading.Event) -> None:
     """Consume until ``stop`` is set, then finish running messages and exit."""
     broker = setup_broker(settings)
+    install_worker_poke(settings)  # its events reach live sockets without the poll
     running = start_worker(broker, threads=threads)
     try:
         stop.wait()

@@ -9,6 +9,7 @@ SLA" is a crisis item (15-minute target) submitted 14 min 58 s ago.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import subprocess
@@ -28,7 +29,7 @@ import redis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 from dramatiq.middleware import AsyncIO
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text, update
 
 from agencyhub.app import create_app
 from agencyhub.approvals import service as approvals
@@ -39,12 +40,19 @@ from agencyhub.errors import Conflict
 from agencyhub.escalation.actors import (
     CONTEXT,
     QUEUE,
+    SWEEP_GRACE,
     Actors,
     SweepScheduler,
     configure_worker,
     declare_actors,
 )
-from agencyhub.escalation.enforcement import StepResult, WakeUp, run_step, use_wakeup_sink
+from agencyhub.escalation.enforcement import (
+    StepResult,
+    WakeUp,
+    claim_overdue,
+    run_step,
+    use_wakeup_sink,
+)
 from agencyhub.escalation.models import Crisis, DraftEscalation, EscalationStepRun, Notification
 from agencyhub.escalation.notify import InAppNotifier, Message
 from agencyhub.escalation.plan import Skip
@@ -365,6 +373,10 @@ async def test_when_redis_loses_the_messages_the_sweep_still_runs_every_overdue_
 
     assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
     assert len(enforcement.publisher.published) == 1
+    [reminder] = [
+        e for e in await draft_events(pg, scenario.draft_id) if e.type == "draft.reminder_sent"
+    ]
+    assert reminder.payload["trigger"] == "sweep"  # its wake-up was lost
 
 
 class FlakyInApp(InAppNotifier):
@@ -469,10 +481,10 @@ async def test_race_approval_commits_first_so_no_fallback_follows(no_broker, api
             revision_id=None,
             wording=None,
         )
-        step = asyncio.create_task(run_next_step_with(pg, wakeup, ports))
-        await asyncio.sleep(0.5)
-        assert not step.done()  # waiting for the draft row lock
-    result = await step
+        # The step does not wait for the draft row lock: it skips, to be retried.
+        locked = await asyncio.wait_for(run_next_step_with(pg, wakeup, ports), timeout=5)
+        assert locked.skipped is Skip.LOCKED
+    result = await run_next_step_with(pg, wakeup, ports)  # the retry, after the commit
 
     assert result.skipped is Skip.NOT_PENDING
     assert await draft_status(pg, scenario.draft_id) == "approved"
@@ -620,12 +632,29 @@ async def backends_waiting_for_a_lock(pg) -> int:
     return int(found or 0)
 
 
+class RollBack(Exception):
+    """Ends a test's transaction with a rollback."""
+
+
+def fake_run(draft: Draft, wakeup: WakeUp) -> EscalationStepRun:
+    return EscalationStepRun(
+        agency_id=draft.agency_id,
+        draft_id=draft.id,
+        round=1,
+        step=wakeup.step,
+        due_at=wakeup.due_at,
+        ran_at=utcnow(),
+        notified=[],
+    )
+
+
 async def test_a_worker_killed_mid_step_leaves_the_step_to_run_exactly_once(
     enforcement, api, pg, passwords, postgres_database
 ):
     scenario = await crisis_reply_with_fallback(api, pg, passwords)
     await submit_due_in(pg, scenario, -1)  # every step is overdue
     wakeup = await armed_wakeup(pg, scenario.draft_id)
+    [draft] = await rows(pg, Draft, id=scenario.draft_id)
     enforcement.lose_all_messages()
     process = subprocess.Popen(  # noqa: ASYNC220 - a child we kill on purpose
         [
@@ -641,19 +670,21 @@ async def test_a_worker_killed_mid_step_leaves_the_step_to_run_exactly_once(
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == b"ready"
-        async with transaction(pg.sessions, Scope.for_system("tests.hold")) as holding:
-            # Hold the draft row: the worker's step blocks inside its transaction.
-            await holding.execute(
-                select(Draft).where(Draft.id == scenario.draft_id).with_for_update()
-            )
-            enforcement.actors.step.send(str(wakeup.draft_id), wakeup.step, wakeup.token)
-            for _ in range(100):
-                if await backends_waiting_for_a_lock(pg):
-                    break
-                await asyncio.sleep(0.1)
-            assert await backends_waiting_for_a_lock(pg) == 1  # mid-step
-            process.kill()
-            process.wait(timeout=10)
+        with contextlib.suppress(RollBack):
+            async with transaction(pg.sessions, Scope.for_system("tests.hold")) as holding:
+                # An uncommitted run of the same step: the worker locks the draft, does
+                # the step's work and then waits on the unique key as it commits.
+                holding.add(fake_run(draft, wakeup))
+                await holding.flush()
+                enforcement.actors.step.send(str(wakeup.draft_id), wakeup.step, wakeup.token)
+                for _ in range(100):
+                    if await backends_waiting_for_a_lock(pg):
+                        break
+                    await asyncio.sleep(0.1)
+                assert await backends_waiting_for_a_lock(pg) == 1  # mid-step
+                process.kill()
+                process.wait(timeout=10)
+                raise RollBack  # our fake run goes, as the dead worker's transaction did
     finally:
         if process.poll() is None:
             process.kill()
@@ -714,3 +745,118 @@ async def test_on_duty_is_whoever_the_rota_names_when_the_step_runs(no_broker, a
     }
     [approver_note] = await rows(pg, Notification, user_id=world.user_id("a1.approver"))
     assert approver_note.kind == "escalation.reminder"
+
+
+# --- not waiting for locks, and the sweep's claims -----------------------------------------
+
+
+async def test_a_wakeup_finding_the_draft_locked_does_not_wait_and_runs_after(
+    enforcement, api, pg, passwords
+):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -1)
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+    enforcement.lose_all_messages()  # only the wake-up sent below
+    enforcement.start_worker()  # no sweep: the retry alone must run it
+
+    async with transaction(pg.sessions, Scope.for_system("tests.hold")) as holding:
+        await holding.execute(select(Draft).where(Draft.id == scenario.draft_id).with_for_update())
+        enforcement.actors.step.send(str(wakeup.draft_id), wakeup.step, wakeup.token)
+        await asyncio.sleep(1.0)  # the wake-up came, found the row held, came back ...
+        assert await backends_waiting_for_a_lock(pg) == 0  # ... and never waited for it
+        assert await step_runs(pg, scenario.draft_id) == []
+
+    await wait_for_status(pg, scenario.draft_id, "fallback_taken")  # released: it runs
+    enforcement.settle()
+    assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
+    types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+    assert types.count("draft.reminder_sent") == 1
+
+
+async def more_overdue_drafts(api, pg, scenario: Scenario, n: int) -> list[uuid.UUID]:
+    """``n`` more crisis replies of the same client, submitted so that they are overdue."""
+    owner = await api(scenario.world.users["a.owner"].email)
+    client_id = scenario.world.clients["a1"].id
+    channel = (
+        await owner.post(
+            f"/api/v1/clients/{client_id}/channels",
+            json={"platform": "x", "handle": f"@c{secrets.token_hex(2)}"},
+        )
+    ).json()
+    ids = []
+    for _ in range(n):
+        item = await owner.post(
+            f"/api/v1/clients/{client_id}/inbound-items",
+            json={
+                "channelId": channel["id"],
+                "externalId": f"c-{secrets.token_hex(4)}",
+                "kind": "comment",
+                "body": "Skandal!",
+                "severity": "crisis",
+            },
+        )
+        draft = await owner.post(
+            f"/api/v1/clients/{client_id}/drafts",
+            json={"kind": "reply", "inboundItemId": item.json()["id"], "body": "Wir prüfen das."},
+        )
+        extra = Scenario(scenario.world, draft.json(), scenario.template_id)
+        await submit_due_in(pg, extra, -2)
+        ids.append(extra.draft_id)
+    return ids
+
+
+async def test_two_concurrent_sweeps_claim_disjoint_rows_and_leave_fresh_ones(
+    no_broker, api, pg, passwords
+):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -2)
+    overdue = {scenario.draft_id, *await more_overdue_drafts(api, pg, scenario, 4)}
+    fresh, *_ = sorted(overdue)
+    async with transaction(pg.sessions, Scope.for_system("tests")) as session:
+        # Its wake-up is about to run it (due 0.3 s ago, inside the grace): not the sweep's.
+        await session.execute(
+            update(DraftEscalation)
+            .where(DraftEscalation.draft_id == fresh)
+            .values(next_due_at=utcnow() - timedelta(seconds=0.3))
+        )
+    overdue.discard(fresh)
+
+    async with transaction(pg.sessions, Scope.for_system("tests.sweep1")) as first:
+        claimed_first = await claim_overdue(first, utcnow(), grace=SWEEP_GRACE, limit=2)
+        async with transaction(pg.sessions, Scope.for_system("tests.sweep2")) as second:
+            claimed_second = await asyncio.wait_for(  # skips the first's rows, no waiting
+                claim_overdue(second, utcnow(), grace=SWEEP_GRACE, limit=10), timeout=5
+            )
+
+    first_ids = {w.draft_id for w in claimed_first}
+    second_ids = {w.draft_id for w in claimed_second}
+    assert len(first_ids) == 2
+    assert first_ids.isdisjoint(second_ids)
+    assert first_ids | second_ids == overdue
+
+
+async def test_the_clock_is_read_after_the_row_locks(no_broker, api, pg, passwords):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    await submit_due_in(pg, scenario, -1)
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+    happened: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "SKIP LOCKED" in sql:  # the draft and escalation row locks
+            happened.append("lock")
+
+    def clock() -> Any:
+        happened.append("clock")
+        return utcnow()
+
+    event.listen(pg.engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        async with transaction(pg.sessions, Scope.for_system("tests.step")) as session:
+            result = await run_step(session, wakeup, clock=clock, ports=Ports())
+    finally:
+        event.remove(pg.engine.sync_engine, "before_cursor_execute", statement)
+
+    assert result.skipped is None
+    assert happened == ["lock", "clock"]
+    [run] = await rows(pg, EscalationStepRun, draft_id=scenario.draft_id)
+    assert run.step == wakeup.step

@@ -10,15 +10,25 @@ The worker gets its own engine, created lazily on the AsyncIO middleware's event
 
 Failures: any exception rolls the step back (nothing recorded, token unchanged) and
 Dramatiq retries the message with exponential backoff; the sweep is the safety net
-after the retries are spent.
+after the retries are spent. A wake-up that finds the draft locked by another
+transaction does not wait: it comes back in :data:`LOCKED_RETRY_MS`.
+
+Wake-ups are sent by a :class:`WakeUpSender` thread, so a step's commit (on the event
+loop every async actor of the process shares) never waits for Redis; a send that
+fails is logged and left to the sweep, which finds the step overdue in the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import queue
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import dramatiq
 import structlog
@@ -27,6 +37,7 @@ from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.escalation import enforcement
 from agencyhub.escalation.enforcement import StepResult, WakeUp
+from agencyhub.escalation.plan import Skip
 from agencyhub.escalation.steps import Ports
 
 log = structlog.get_logger(__name__)
@@ -35,6 +46,23 @@ QUEUE = "escalation"
 STEP_ACTOR = "escalation_run_step"
 SWEEP_ACTOR = "escalation_sweep"
 SWEEP_INTERVAL_SECONDS = 5.0
+SWEEP_GRACE = timedelta(seconds=1)
+"""The sweep leaves a step to its wake-up for this long past the due time (wake-ups
+run ~0.1 s late, p99 ~0.15 s): only then is the message presumed lost."""
+SWEEP_LANES = 4
+"""Transactions a sweep runs at once (PostgreSQL; SQLite: 1)."""
+SWEEP_BATCH = 8
+"""Overdue steps one sweep transaction claims and runs: one claim, one commit for all."""
+SWEEP_FOLLOW_SECONDS = 0.5
+"""After recovering lost steps, look again this soon: the ones falling due next were
+probably lost too. A sweep follows like this until a look finds nothing."""
+SWEEP_BUDGET_SECONDS = 45.0
+"""A sweep stops claiming after this long (its time limit is 60 s); the next tick goes on."""
+LOCKED_RETRY_MS = 250
+"""A wake-up that finds its draft locked comes back this much later (a decision or a
+step holds the row for milliseconds)."""
+LAG_WINDOW_SECONDS = 2.0
+"""How far back :class:`WakeUpLag` looks."""
 STEP_OPTIONS = {
     "max_retries": 8,
     "min_backoff": 1_000,
@@ -44,12 +72,44 @@ STEP_OPTIONS = {
 SWEEP_OPTIONS = {"max_retries": 0, "time_limit": 60_000}
 
 
+class WakeUpLag:
+    """How late this process's wake-ups ran lately: the worst of the last
+    :data:`LAG_WINDOW_SECONDS`, 0 when none ran in that time.
+
+    It tells "the workers are behind" (wake-ups run, but late: their messages are
+    queued and will run the steps) from "messages were lost" (none run). The sweep
+    adds it to its grace, so it does not race the queued wake-ups for the same rows
+    (every row it takes makes a queued message a wasted no-op transaction), yet takes
+    over within the grace when messages stop coming.
+    """
+
+    def __init__(self) -> None:
+        self._seen: collections.deque[tuple[float, float]] = collections.deque()
+        self._lock = threading.Lock()
+
+    def observe(self, lateness_ms: int) -> None:
+        with self._lock:
+            self._seen.append((time.monotonic(), lateness_ms / 1000))
+            self._forget(time.monotonic())
+
+    def seconds(self) -> float:
+        with self._lock:
+            self._forget(time.monotonic())
+            return max((lag for _, lag in self._seen), default=0.0)
+
+    def _forget(self, now: float) -> None:
+        while self._seen and now - self._seen[0][0] > LAG_WINDOW_SECONDS:
+            self._seen.popleft()
+
+
 @dataclass
 class WorkerContext:
     """What the actors of this process use: settings, ports, and a per-loop engine."""
 
     settings: Settings | None = None
     ports: Ports = field(default_factory=Ports)
+    sweeping: bool = False  # on the worker's one event loop: no lock needed
+    lag: WakeUpLag = field(default_factory=WakeUpLag)
     _db: Database | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
@@ -83,31 +143,91 @@ async def execute_step(wakeup: WakeUp) -> StepResult:
 async def run_escalation_step(draft_id: str, step: int, token: str) -> None:
     structlog.contextvars.bind_contextvars(draft_id=draft_id, step=step)
     wakeup = WakeUp(uuid.UUID(draft_id), step, token, utcnow())
-    await execute_step(wakeup)
+    result = await execute_step(wakeup)
+    if result.lateness_ms is not None:
+        CONTEXT.lag.observe(result.lateness_ms)
+    if result.skipped is Skip.LOCKED:
+        # Another transaction holds the draft (a decision, a sweep or a duplicate running
+        # this step): come back shortly rather than hold a thread waiting for the lock.
+        # Counted against max_retries; once they are spent, the sweep has it.
+        raise dramatiq.Retry(delay=LOCKED_RETRY_MS)
 
 
 async def sweep(*, rearm_future: bool = False) -> int:
-    """Run every overdue step (same code path as a wake-up); answers how many ran.
+    """Run every step overdue by more than :data:`SWEEP_GRACE` plus the lag of this
+    process's wake-ups (the same code path as a wake-up); answers how many ran.
+
+    Up to :data:`SWEEP_LANES` transactions at once each claim a few overdue rows
+    (``FOR UPDATE SKIP LOCKED``) and run them, until none is left, so sweeps of several
+    processes share the work instead of repeating it. After finding lost steps it looks
+    again every :data:`SWEEP_FOLLOW_SECONDS` until a look finds nothing. One sweep at a
+    time per process: a tick arriving while one runs returns at once.
 
     With ``rearm_future`` (a worker starting on an in-memory broker) it also re-sends
     the wake-ups of steps not yet due, whose messages died with the last process.
     """
+    if CONTEXT.sweeping:
+        return 0
+    CONTEXT.sweeping = True
+    try:
+        db = await CONTEXT.database()
+        if rearm_future:
+            async with transaction(db.sessions, Scope.for_system("escalation.rearm")) as session:
+                future = await enforcement.future_wakeups(session, utcnow())
+            for wakeup in future:
+                enforcement.send_wakeup(wakeup)
+            log.info("escalation.rearmed", rearmed=len(future))
+        lanes = SWEEP_LANES if db.engine.dialect.name == "postgresql" else 1
+        return await _sweep_lanes(lanes, time.monotonic() + SWEEP_BUDGET_SECONDS)
+    finally:
+        CONTEXT.sweeping = False
+
+
+async def _sweep_lanes(lanes: int, deadline: float) -> int:
+    failed: set[uuid.UUID] = set()
+    ran = 0
+    while time.monotonic() < deadline:
+        counts = await asyncio.gather(*(_sweep_lane(failed, deadline) for _ in range(lanes)))
+        if not sum(counts):
+            break  # nothing (more) was lost: the regular tick takes over
+        ran += sum(counts)
+        log.info("escalation.swept", ran=sum(counts), failed=len(failed))
+        await asyncio.sleep(SWEEP_FOLLOW_SECONDS)
+    return ran
+
+
+async def _sweep_lane(failed: set[uuid.UUID], deadline: float) -> int:
+    """Claim and run overdue steps, :data:`SWEEP_BATCH` per transaction, until none is
+    left. A step that fails rolls its batch back; it is left out for the rest of this
+    sweep and the others are claimed again."""
     db = await CONTEXT.database()
     ran = 0
-    async with transaction(db.sessions, Scope.for_system("escalation.sweep")) as session:
-        overdue = await enforcement.overdue_wakeups(session, utcnow())
-        future = await enforcement.future_wakeups(session, utcnow()) if rearm_future else []
-    for wakeup in overdue:
+    while time.monotonic() < deadline:
+        current: WakeUp | None = None
+        ran_here = 0
         try:
-            result = await execute_step(wakeup)
+            async with transaction(db.sessions, Scope.for_system("escalation.sweep")) as session:
+                grace = SWEEP_GRACE + timedelta(seconds=CONTEXT.lag.seconds())
+                wakeups = await enforcement.claim_overdue(
+                    session, utcnow(), grace=grace, limit=SWEEP_BATCH, exclude=failed
+                )
+                if not wakeups:
+                    return ran
+                for current in wakeups:
+                    result = await enforcement.run_step(
+                        session, current, ports=CONTEXT.ports, trigger="sweep"
+                    )
+                    ran_here += result.skipped is None
         except Exception:  # one broken draft must not hold up the others; next sweep retries
-            log.exception("escalation.sweep_step_failed", draft_id=str(wakeup.draft_id))
+            log.exception(
+                "escalation.sweep_step_failed",
+                draft_id=str(current.draft_id) if current else None,
+            )
+            if current is None:
+                return ran
+            failed.add(current.draft_id)
             continue
-        ran += result.skipped is None
-    for wakeup in future:
-        enforcement.send_wakeup(wakeup)
-    if overdue or future:
-        log.info("escalation.swept", overdue=len(overdue), ran=ran, rearmed=len(future))
+        ran += ran_here
     return ran
 
 
@@ -115,10 +235,70 @@ async def sweep_overdue_escalations(rearm_future: bool = False) -> None:
     await sweep(rearm_future=rearm_future)
 
 
+class WakeUpSender:
+    """Sends wake-ups from its own thread, in the order they were committed.
+
+    The caller (an after-commit hook, on the event loop every async actor of the
+    process shares) only queues; a slow or hung Redis then delays wake-ups, not steps.
+    A send that fails is logged and dropped: the step stays armed in the database and
+    the sweep runs it. The thread ends when idle and starts again on demand.
+    """
+
+    IDLE_SECONDS = 2.0
+
+    def __init__(self, send: Callable[[WakeUp], None]) -> None:
+        self._send = send
+        self._queue: queue.Queue[WakeUp] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, wakeup: WakeUp) -> None:
+        self._queue.put(wakeup)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="escalation-wakeups", daemon=True
+                )
+                self._thread.start()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until every queued wake-up was sent or given up; True if so."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    def _run(self) -> None:
+        while True:
+            try:
+                wakeup = self._queue.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            try:
+                self._send(wakeup)
+            except Exception:  # the step stays armed in the database: the sweep recovers it
+                log.exception(
+                    "escalation.wakeup_send_failed", draft_id=str(wakeup.draft_id), step=wakeup.step
+                )
+            finally:
+                self._queue.task_done()
+
+
 @dataclass(frozen=True, slots=True)
 class Actors:
     step: dramatiq.Actor[[str, int, str], None]
     sweep: dramatiq.Actor[[bool], None]
+    sender: WakeUpSender | None = None
+
+
+def flush_wakeups(timeout: float = 10.0) -> bool:
+    """Wait (bounded) until the wake-ups queued so far have gone to the broker."""
+    sink = enforcement.current_sink()
+    return sink.flush(timeout) if isinstance(sink, WakeUpSender) else True
 
 
 def declare_actors(broker: dramatiq.Broker) -> Actors:
@@ -146,8 +326,9 @@ def declare_actors(broker: dramatiq.Broker) -> Actors:
             args=(str(wakeup.draft_id), wakeup.step, wakeup.token), delay=delay or None
         )
 
-    enforcement.use_wakeup_sink(send)
-    return Actors(step, sweeper)
+    sender = WakeUpSender(send)
+    enforcement.use_wakeup_sink(sender)
+    return Actors(step, sweeper, sender)
 
 
 class SweepScheduler:

@@ -6,13 +6,16 @@ Like Grafana OnCall's escalation snapshot: the plan is frozen into a
 checks the draft is still pending on the armed revision and the step has not run
 (unique ``(draft_id, round, step)``), runs the step from a dispatch table, records it
 and an Event, rotates the token and sends the next wake-up **after commit**.
-The database holds every deadline; :func:`overdue_wakeups` is what the sweep runs.
+The database holds every deadline; :func:`claim_overdue` is what the sweep runs.
 
 Race rule (approval vs. a step due at the same moment): both lock the draft row, so
-they are serialized and whichever commits first wins.
+they are serialized and whichever commits first wins. A step never waits for the lock
+(``SKIP LOCKED``): it finds the row held, does nothing and is retried shortly
+(:data:`.actors.LOCKED_RETRY_MS`), or the sweep runs it later.
 
-* Approval (or any decision) first: the step sees the draft no longer pending and does
-  nothing; no fallback can follow an approval.
+* Approval (or any decision) first: the step, retried after the approval committed,
+  sees the draft no longer pending and does nothing; no fallback can follow an
+  approval.
 * Step first, notify-only: the draft stays pending and its ``version`` unchanged, so
   the approval still applies; the event log shows ``draft.escalated`` then
   ``draft.approved``.
@@ -23,16 +26,17 @@ they are serialized and whichever commits first wins.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.approvals.models import Draft
@@ -72,6 +76,10 @@ _sink: list[WakeUpSink] = [_drop]
 def use_wakeup_sink(sink: WakeUpSink | None) -> None:
     """Where wake-ups go (the broker, set by :mod:`.actors`); None: nowhere."""
     _sink[0] = sink or _drop
+
+
+def current_sink() -> WakeUpSink:
+    return _sink[0]
 
 
 def send_wakeup(wakeup: WakeUp) -> None:
@@ -180,22 +188,45 @@ class StepResult:
     skipped: rules.Skip | None
     notified: tuple[uuid.UUID, ...] = ()
     fallback: str | None = None
+    lateness_ms: int | None = None  # of a step that ran: its clock read minus its due time
+
+
+Clock = Callable[[], datetime]
 
 
 async def run_step(
-    session: AsyncSession, wakeup: WakeUp, *, now: datetime | None = None, ports: steps.Ports
+    session: AsyncSession,
+    wakeup: WakeUp,
+    *,
+    now: datetime | None = None,
+    clock: Clock = utcnow,
+    ports: steps.Ports,
+    trigger: str = "wakeup",
 ) -> StepResult:
-    """Run step ``wakeup.step`` of the draft if, under the row lock, it is still due."""
-    now = now or utcnow()
-    draft = await session.scalar(
-        select(Draft)
-        .where(Draft.id == wakeup.draft_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    row = await _escalation_of(session, wakeup.draft_id, lock=True) if draft else None
-    skip = await _skip_reason(session, draft, row, wakeup, now)
-    if skip is rules.Skip.NOT_DUE and row is not None and row.next_due_at is not None:
+    """Run step ``wakeup.step`` of the draft if, under the row locks, it is still due.
+
+    The draft and escalation rows are locked with ``SKIP LOCKED``: if another
+    transaction holds them (a decision, the sweep, a duplicate wake-up running the
+    step) this answers :attr:`Skip.LOCKED` at once instead of waiting; the holder
+    either runs the step or leaves it armed for a retry or the sweep. The clock is
+    read after the locks, so ``ran_at`` and the lateness include any time spent
+    getting them. ``trigger`` (``wakeup`` or ``sweep``) is recorded in the event.
+    """
+    params = {"draft_id": wakeup.draft_id, "step": wakeup.step}
+    loaded = (await session.execute(_locked_step(), params)).first()
+    if loaded is None:
+        missing = await _missing_or_locked(session, wakeup.draft_id)
+        log.info(
+            "escalation.step_skipped",
+            draft_id=str(wakeup.draft_id),
+            step=wakeup.step,
+            reason=missing,
+        )
+        return StepResult(missing)
+    draft, row, client, ran = loaded
+    now = now or clock()
+    skip = rules.skip_reason(_facts(draft, row, wakeup, already_ran=bool(ran), now=now))
+    if skip is rules.Skip.NOT_DUE and row.next_due_at is not None:
         # Woken early (clock skew): wake again at the due time, same token.
         early = WakeUp(wakeup.draft_id, wakeup.step, wakeup.token, row.next_due_at)
         after_commit(session, lambda: send_wakeup(early))
@@ -204,51 +235,82 @@ async def run_step(
             "escalation.step_skipped", draft_id=str(wakeup.draft_id), step=wakeup.step, reason=skip
         )
         return StepResult(skip)
-    assert draft is not None
-    assert row is not None
-    client = await session.get(Client, draft.client_id)
-    assert client is not None
     plan = rules.plan_from_json(row.plan)
-    run = steps.StepRun(
-        session, draft, client, row, wakeup.step, rules.step_of(plan, wakeup.step), now, ports
-    )
-    return await _execute(run, schedule_of(row))
+    schedule = rules.Schedule(row.sla_due_at, row.reminder_at, plan)
+    step = rules.step_of(plan, wakeup.step)
+    run = steps.StepRun(session, draft, client, row, wakeup.step, step, now, ports)
+    return await _execute(run, schedule, trigger)
 
 
-async def _skip_reason(
-    session: AsyncSession,
-    draft: Draft | None,
-    row: DraftEscalation | None,
-    wakeup: WakeUp,
-    now: datetime,
-) -> rules.Skip | None:
-    if draft is None or row is None:
-        return rules.Skip.NOT_ARMED
-    ran = await session.scalar(
-        select(EscalationStepRun.id).where(
-            EscalationStepRun.draft_id == draft.id,
-            EscalationStepRun.round == row.round,
-            EscalationStepRun.step == wakeup.step,
+@functools.cache
+def _locked_step() -> Any:
+    """Draft, escalation and client, and whether the step already ran, in one statement;
+    the draft and escalation rows locked unless another transaction holds them.
+
+    ``FOR NO KEY UPDATE``: it still excludes a decision's ``FOR UPDATE`` and another
+    step, but not the ``KEY SHARE`` lock that any insert referencing the draft (a
+    revision, a comment) holds until it commits; such an insert is no reason to skip.
+    Built once with bind parameters: building it cost as much as running it.
+    """
+    ran = (
+        select(EscalationStepRun.id)
+        .where(
+            EscalationStepRun.draft_id == Draft.id,
+            EscalationStepRun.round == DraftEscalation.round,
+            EscalationStepRun.step == bindparam("step"),
         )
+        .exists()
     )
-    facts = rules.StepFacts(
+    return (
+        select(Draft, DraftEscalation, Client, ran.label("ran"))
+        .join(DraftEscalation, DraftEscalation.draft_id == Draft.id)
+        .join(Client, Client.id == Draft.client_id)
+        .where(Draft.id == bindparam("draft_id"))
+        .with_for_update(
+            of=[Draft.__table__, DraftEscalation.__table__], skip_locked=True, key_share=True
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _missing_or_locked(session: AsyncSession, draft_id: uuid.UUID) -> rules.Skip:
+    # Only on the rare miss: tell "not armed" from "someone else holds the rows".
+    armed = await session.scalar(
+        select(DraftEscalation.id).where(DraftEscalation.draft_id == draft_id)
+    )
+    return rules.Skip.NOT_ARMED if armed is None else rules.Skip.LOCKED
+
+
+def _facts(
+    draft: Draft, row: DraftEscalation, wakeup: WakeUp, *, already_ran: bool, now: datetime
+) -> rules.StepFacts:
+    return rules.StepFacts(
         armed=True,
         token_matches=secrets.compare_digest(row.token, wakeup.token),
         next_step=row.next_step,
         step=wakeup.step,
         draft_pending=draft.status == Status.PENDING,
         same_revision=row.revision_id == draft.current_revision_id,
-        already_ran=ran is not None,
+        already_ran=already_ran,
         due_at=row.next_due_at,
         now=now,
     )
-    return rules.skip_reason(facts)
 
 
-async def _execute(run: steps.StepRun, schedule: rules.Schedule) -> StepResult:
+async def _execute(run: steps.StepRun, schedule: rules.Schedule, trigger: str) -> StepResult:
+    """Notify, record the step run and the event, take the fallback, arm the next step.
+
+    The step-run row goes first: a duplicate fails on its unique key before anything
+    else is written. The notifications and the escalation's new token go out with the
+    commit's flush (the event too, see :mod:`agencyhub.audit.record`).
+    """
     notified = await steps.notify(run)
     due_at = schedule.due_at(run.number)
     is_reminder = run.number == rules.REMINDER_STEP
+    after = schedule.step_after(run.number)
+    if run.step.fallback is None:
+        await _record_run(run, due_at, notified, None)
+        _arm(run.session, run.escalation, schedule, after)
     await steps.draft_event(
         run,
         "draft.reminder_sent" if is_reminder else "draft.escalated",
@@ -259,34 +321,83 @@ async def _execute(run: steps.StepRun, schedule: rules.Schedule) -> StepResult:
             "targets": [t.value for t in run.step.notify],
             "dueAt": due_at.isoformat(),
             "latenessMs": delay_ms(run.now, due_at),
+            "trigger": trigger,
         },
     )
-    fallback = await steps.take_fallback(run) if run.step.fallback is not None else None
-    run.session.add(
-        EscalationStepRun(
-            agency_id=run.draft.agency_id,
-            draft_id=run.draft.id,
-            round=run.escalation.round,
-            step=run.number,
-            due_at=due_at,
-            ran_at=run.now,
-            notified=[str(u) for u in notified],
-            fallback=fallback,
-        )
-    )
-    await run.session.flush()
-    after = schedule.step_after(run.number)
-    _arm(run.session, run.escalation, schedule, None if fallback is not None else after)
+    fallback: str | None = None
+    if run.step.fallback is not None:
+        fallback = await steps.take_fallback(run)
+        await _record_run(run, due_at, notified, fallback)
+        _arm(run.session, run.escalation, schedule, None if fallback is not None else after)
     log.info("escalation.step_ran", draft_id=str(run.draft.id), step=run.number, fallback=fallback)
-    return StepResult(None, notified, fallback)
+    return StepResult(None, notified, fallback, delay_ms(run.now, due_at))
+
+
+async def _record_run(
+    run: steps.StepRun, due_at: datetime, notified: tuple[uuid.UUID, ...], fallback: str | None
+) -> None:
+    # The unique (draft_id, round, step) key makes a second run fail here, which rolls
+    # the whole step back: at most once, whatever the locks did. A Core insert: the
+    # unit of work adds nothing for a row nobody reads back in this transaction.
+    await run.session.execute(
+        insert(EscalationStepRun),
+        [
+            {
+                "agency_id": run.draft.agency_id,
+                "draft_id": run.draft.id,
+                "round": run.escalation.round,
+                "step": run.number,
+                "due_at": due_at,
+                "ran_at": run.now,
+                "notified": [str(u) for u in notified],
+                "fallback": fallback,
+            }
+        ],
+    )
 
 
 # --- the sweep -----------------------------------------------------------------------------
 
 
-async def overdue_wakeups(session: AsyncSession, now: datetime, limit: int = 200) -> list[WakeUp]:
-    """Pending drafts whose next step is due: the wake-ups that may have been lost."""
-    return await _armed(session, DraftEscalation.next_due_at <= now, limit)
+async def claim_overdue(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    grace: timedelta,
+    limit: int = 1,
+    exclude: Collection[uuid.UUID] = (),
+) -> list[WakeUp]:
+    """Lock and answer up to ``limit`` pending drafts whose next step is overdue by more
+    than ``grace``: wake-ups that were probably lost.
+
+    ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) means concurrent sweeps, in this process or
+    another, claim disjoint rows, and a row a step is running on is left to it. The
+    grace leaves a step whose wake-up is about to run to that wake-up. SQLite ignores
+    the locking clause; it has one writer anyway.
+    """
+    query = (
+        select(
+            DraftEscalation.draft_id,
+            DraftEscalation.next_step,
+            DraftEscalation.token,
+            DraftEscalation.next_due_at,
+        )
+        .join(Draft, Draft.id == DraftEscalation.draft_id)
+        .where(
+            Draft.status == Status.PENDING,
+            DraftEscalation.next_step.is_not(None),
+            DraftEscalation.next_due_at <= now - grace,
+        )
+        .order_by(DraftEscalation.next_due_at)
+        .limit(limit)
+        .with_for_update(
+            of=[Draft.__table__, DraftEscalation.__table__], skip_locked=True, key_share=True
+        )
+    )
+    if exclude:
+        query = query.where(DraftEscalation.draft_id.not_in(sorted(exclude)))
+    rows = await session.execute(query)
+    return [WakeUp(d, s, t, at) for d, s, t, at in rows if s is not None and at is not None]
 
 
 async def future_wakeups(session: AsyncSession, now: datetime, limit: int = 10_000) -> list[WakeUp]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.escalation.models import Notification
@@ -38,23 +38,28 @@ class Notifier(Protocol):
 
 
 class InAppNotifier:
-    """One Notification row per recipient, in the caller's transaction."""
+    """One Notification row per recipient, in the caller's transaction: one Core
+    insert for all of them (nobody reads them back in that transaction)."""
 
     async def notify(self, session: AsyncSession, message: Message) -> None:
-        for user_id in message.recipients:
-            session.add(
-                Notification(
-                    agency_id=message.client.agency_id,
-                    client_id=message.client.id,
-                    user_id=user_id,
-                    kind=message.kind,
-                    subject_type=message.subject[0],
-                    subject_id=message.subject[1],
-                    title=message.title[:200],
-                    body=message.body,
-                )
-            )
-        await session.flush()
+        if not message.recipients:
+            return
+        await session.execute(
+            insert(Notification),
+            [
+                {
+                    "agency_id": message.client.agency_id,
+                    "client_id": message.client.id,
+                    "user_id": user_id,
+                    "kind": message.kind,
+                    "subject_type": message.subject[0],
+                    "subject_id": message.subject[1],
+                    "title": message.title[:200],
+                    "body": message.body,
+                }
+                for user_id in message.recipients
+            ],
+        )
 
 
 def default_notifiers() -> dict[str, Notifier]:

@@ -227,6 +227,7 @@ class Skip(StrEnum):
     OTHER_REVISION = "other_revision"
     ALREADY_RAN = "already_ran"
     NOT_DUE = "not_due"
+    LOCKED = "locked"  # another transaction holds the draft: it runs the step, or a retry does
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,14 @@ it does, inside the step's transaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.approvals import rules as approval_rules
@@ -19,15 +21,16 @@ from agencyhub.approvals.models import Draft
 from agencyhub.approvals.rules import Action, Status, Who
 from agencyhub.db import after_commit
 from agencyhub.escalation import plan as rules
+from agencyhub.escalation import rules as esc_rules
 from agencyhub.escalation.crisis import enter_crisis
-from agencyhub.escalation.models import DraftEscalation
+from agencyhub.escalation.models import DraftEscalation, RotaOverride, RotaRecord
 from agencyhub.escalation.notify import Message, Notifier, default_notifiers
 from agencyhub.escalation.publisher import LoggingPublisher, Publication, Publisher
-from agencyhub.escalation.rota import on_duty_at
-from agencyhub.escalation.service import client_people, record
+from agencyhub.escalation.rota import layer_from_json
+from agencyhub.escalation.service import GAP_CONTACT_ROLES, ON_DUTY_ROLES, record
 from agencyhub.escalation.templates import approved_template
 from agencyhub.publishing.models import InboundItem
-from agencyhub.tenancy.models import Client, User
+from agencyhub.tenancy.models import Client, Membership, User
 from agencyhub.tenancy.rules import CLIENT_ROLES, Role
 
 
@@ -51,6 +54,115 @@ class StepRun:
     step: rules.Step
     now: datetime
     ports: Ports
+    _people: dict[uuid.UUID, Person] | None = field(default=None, repr=False)
+    _duty: Duty | None = field(default=None, repr=False)
+
+    async def people(self) -> dict[uuid.UUID, Person]:
+        """The client's members (user id → role, e-mail), read once per step: every
+        notify target picks from them."""
+        if self._people is None:
+            rows = await self.session.execute(_people_query(), {"client_id": self.client.id})
+            self._people = {user_id: Person(role, email) for user_id, role, email in rows}
+        return self._people
+
+    async def members(self, roles: Collection[str]) -> list[uuid.UUID]:
+        return sorted(u for u, p in (await self.people()).items() if p.role in roles)
+
+    async def duty(self) -> Duty:
+        """Who is on duty when the step runs, their deputies, and in a gap whom to page;
+        the same answer as :func:`.rota.on_duty_at` without its 35-day timeline."""
+        if self._duty is None:
+            self._duty = await _duty_at(self)
+        return self._duty
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    role: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    person: uuid.UUID | None
+    deputies: tuple[uuid.UUID, ...]
+    gap_contacts: tuple[uuid.UUID, ...]
+
+
+# Steps run often and read little: plain column queries, built once with bind
+# parameters (building a statement cost about as much as running it).
+
+
+@functools.cache
+def _people_query() -> Any:
+    return (
+        select(Membership.user_id, Membership.role, User.email)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.client_id == bindparam("client_id"),
+            Membership.role.in_(sorted(CLIENT_ROLES)),
+        )
+    )
+
+
+@functools.cache
+def _rota_query() -> Any:
+    return select(RotaRecord.layers, RotaRecord.gap_contact_id).where(
+        RotaRecord.client_id == bindparam("client_id")
+    )
+
+
+@functools.cache
+def _overrides_query() -> Any:
+    """The overrides running at ``at``: only they can change who is on duty then."""
+    return (
+        select(
+            RotaOverride.id,
+            RotaOverride.substitute_id,
+            RotaOverride.replaces_id,
+            RotaOverride.starts_at,
+            RotaOverride.ends_at,
+            RotaOverride.created_at,
+        )
+        .where(
+            RotaOverride.client_id == bindparam("client_id"),
+            RotaOverride.starts_at <= bindparam("at"),
+            RotaOverride.ends_at > bindparam("at"),
+        )
+        .order_by(RotaOverride.starts_at, RotaOverride.created_at)
+    )
+
+
+async def _duty_at(run: StepRun) -> Duty:
+    at = run.now
+    params = {"client_id": run.client.id, "at": at}
+    stored = (await run.session.execute(_rota_query(), params)).first()
+    overrides = tuple(
+        esc_rules.Override(
+            substitute=o.substitute_id,
+            starts_at=o.starts_at,
+            ends_at=o.ends_at,
+            replaces=o.replaces_id,
+            created_at=o.created_at,
+            key=str(o.id),
+        )
+        for o in await run.session.execute(_overrides_query(), params)
+    )
+    layers = tuple(layer_from_json(v) for v in stored.layers) if stored is not None else ()
+    rota = esc_rules.Rota(layers, overrides)
+    people = await run.people()
+    eligible = frozenset(u for u, p in people.items() if p.role in ON_DUTY_ROLES)
+    person = esc_rules.who_is_on_duty(rota, at, eligible).person
+    deputies = esc_rules.deputies(rota, at, eligible)
+    if person is not None:
+        return Duty(person, deputies, ())
+    contacts = {u: p for u, p in people.items() if p.role in GAP_CONTACT_ROLES}
+    named = stored.gap_contact_id if stored is not None else None
+    if named is not None and named in contacts:
+        wanted = [named]
+    else:
+        wanted = [u for u, p in contacts.items() if p.role == Role.EXECUTIVE]
+    return Duty(None, deputies, tuple(sorted(wanted, key=lambda u: people[u].email)))
 
 
 # --- notifying -----------------------------------------------------------------------------
@@ -59,26 +171,26 @@ Resolver = Callable[[StepRun], Awaitable[list[uuid.UUID]]]
 
 
 async def _on_duty(run: StepRun) -> list[uuid.UUID]:
-    duty = await on_duty_at(run.session, run.client, run.now)
+    duty = await run.duty()
     if duty.person is not None:
-        return [duty.person.id]
-    return [u.id for u in duty.gap_contacts]  # a gap: whom the rota says to page instead
+        return [duty.person]
+    return list(duty.gap_contacts)  # a gap: whom the rota says to page instead
 
 
 async def _deputies(run: StepRun) -> list[uuid.UUID]:
-    return [u.id for u in (await on_duty_at(run.session, run.client, run.now)).deputies]
+    return list((await run.duty()).deputies)
 
 
 async def _approvers(run: StepRun) -> list[uuid.UUID]:
-    return sorted(await client_people(run.session, run.client.id, {Role.APPROVER}))
+    return await run.members({Role.APPROVER})
 
 
 async def _executives(run: StepRun) -> list[uuid.UUID]:
-    return sorted(await client_people(run.session, run.client.id, {Role.EXECUTIVE}))
+    return await run.members({Role.EXECUTIVE})
 
 
 async def _named(run: StepRun) -> list[uuid.UUID]:
-    members = await client_people(run.session, run.client.id, CLIENT_ROLES)
+    members = await run.people()
     return [u for u in run.step.users if u in members]  # who left the client is skipped
 
 
