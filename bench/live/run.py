@@ -41,12 +41,12 @@ import httpx
 import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "queue")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench" / "queue"), str(ROOT / "bench" / "live")]
 
 import http_approve  # noqa: E402
+import wsclient  # noqa: E402
 from tests.factories import PASSWORD, World, grant, make_user, make_world  # noqa: E402
 
 from agencyhub import dbadmin  # noqa: E402
@@ -89,6 +89,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> list[float]:
@@ -209,58 +215,40 @@ async def approved_event_ids(bench: Bench) -> tuple[list[int], Counter[str]]:
 # --- the live phase ----------------------------------------------------------------------
 
 
-async def subscriber(
-    url: str,
-    headers: dict[str, str],
-    got: list[tuple[int, float, str]],
-    ready: asyncio.Event,
-    stop: asyncio.Event,
-) -> None:
-    async with connect(url, additional_headers=headers, max_queue=None, open_timeout=120) as ws:
-        first = json.loads(await ws.recv())
-        assert first["type"] == "ready", first
-        ready.set()
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            now = time.time()
-            message = json.loads(raw)
-            if message["type"] == "event":
-                at = datetime.fromisoformat(message["at"].replace("Z", "+00:00")).timestamp()
-                got.append((message["id"], (now - at) * 1000, message["event"]))
+def events_of(texts: list[tuple[float, bytes]]) -> list[tuple[int, float, str]]:
+    """(event id, commit → receipt in ms, event type) of every ``event`` message,
+    parsed after the run so parsing costs the measured cores nothing."""
+    got = []
+    for received_at, raw in texts:
+        message = json.loads(raw)
+        if message["type"] == "event":
+            at = datetime.fromisoformat(message["at"].replace("Z", "+00:00")).timestamp()
+            got.append((message["id"], (received_at - at) * 1000, message["event"]))
+    return got
 
 
 async def connect_subscribers(
-    servers: list[http_approve.Server], people: list[str], count: int, stop: asyncio.Event
-) -> tuple[list[asyncio.Task[None]], list[list[tuple[int, float, str]]]]:
+    servers: list[http_approve.Server], people: list[str], count: int
+) -> list[wsclient.Subscriber]:
+    """Every subscriber connected and ``ready`` (see ``wsclient`` for why not `websockets`)."""
     logins = []
     for i, email in enumerate(people):
         server = servers[i % len(servers)]
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             logins.append((server, await http_approve.sign_in(http, email, PASSWORD)))
-    received: list[list[tuple[int, float, str]]] = [[] for _ in range(count)]
-    readies = [asyncio.Event() for _ in range(count)]
-    tasks = []
-    for i in range(count):
-        server, headers = logins[i % len(logins)]
-        url = server.base_url.replace("http://", "ws://") + "/api/v1/live"
-        socket_headers = {"cookie": headers["cookie"], "origin": server.base_url}
-        tasks.append(
-            asyncio.create_task(subscriber(url, socket_headers, received[i], readies[i], stop))
-        )
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)
-    deadline = time.monotonic() + 180
-    while not all(ready.is_set() for ready in readies):
-        ended = next((t for t in tasks if t.done()), None)
-        if ended is not None:
-            raise RuntimeError(f"a subscriber ended before ready: {ended.exception()!r}")
-        if time.monotonic() > deadline:
-            raise TimeoutError("subscribers not ready after 180 s")
-        await asyncio.sleep(0.1)
-    return tasks, received
+    subscribers = []
+    for batch in range(0, count, 50):
+        connecting = []
+        for i in range(batch, min(count, batch + 50)):
+            server, headers = logins[i % len(logins)]
+            url = server.base_url.replace("http://", "ws://") + "/api/v1/live"
+            socket_headers = {"Cookie": headers["cookie"], "Origin": server.base_url}
+            connecting.append(wsclient.connect(url, socket_headers))
+        subscribers += await asyncio.gather(*connecting)
+    for subscriber in subscribers:
+        ready = json.loads(subscriber.ready)
+        assert ready["type"] == "ready", ready
+    return subscribers
 
 
 async def decide(
@@ -321,8 +309,7 @@ async def live_phase(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
         )
         for i in range(2)
     ]
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task[None]] = []
+    subscribers: list[wsclient.Subscriber] = []
     try:
         async with httpx.AsyncClient(base_url=servers[0].base_url, timeout=30) as http:
             owner = await http_approve.sign_in(http, bench.world.users["a.owner"].email, PASSWORD)
@@ -342,18 +329,22 @@ async def live_phase(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
             async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
                 email = bench.world.users["a1.approver"].email
                 approver.append(await http_approve.sign_in(http, email, PASSWORD))
-        tasks, received = await connect_subscribers(servers, bench.people, args.subscribers, stop)
+        subscribers = await connect_subscribers(servers, bench.people, args.subscribers)
         await asyncio.sleep(1)
         rss_before = [rss_mb(s.process.pid) for s in servers]
+        cpu_before = [cpu_seconds(s.process.pid) for s in servers] + [time.process_time()]
+        wall_before = time.perf_counter()
         sent, statuses, answer_ms = await decide(servers, approver, drafts, args.rate, args.seconds)
         await asyncio.sleep(args.drain)
         rss_after = [rss_mb(s.process.pid) for s in servers]
+        cpu_after = [cpu_seconds(s.process.pid) for s in servers] + [time.process_time()]
+        wall = time.perf_counter() - wall_before
     finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in subscribers), return_exceptions=True)
         for server in servers:
             http_approve.stop_server(server)
 
+    received = [events_of(subscriber.texts) for subscriber in subscribers]
     expected, event_types = await approved_event_ids(bench)
     wanted = set(expected)
     latencies = [ms for got in received for id_, ms, type_ in got if id_ in wanted]
@@ -376,6 +367,14 @@ async def live_phase(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
         "latency_ms": summary(latencies),
         "lost": lost,
         "duplicated": duplicated,
+        "cpu_share": {
+            "what": "CPU seconds per wall second during the decisions and the drain",
+            "servers": [
+                round((a - b) / wall, 2)
+                for a, b in zip(cpu_after[:-1], cpu_before[:-1], strict=True)
+            ],
+            "load_generator": round((cpu_after[-1] - cpu_before[-1]) / wall, 2),
+        },
         "rss_mb_before": [round(v, 1) for v in rss_before],
         "rss_mb_after": [round(v, 1) for v in rss_after],
         "rss_growth_mb": round(max(a - b for a, b in zip(rss_after, rss_before, strict=True)), 1),
@@ -520,7 +519,9 @@ def report(result: dict[str, Any]) -> str:
             f"p99 {live['p99']} ms, max {live['max']} ms; {result['deliveries']} of "
             f"{result['expected_deliveries']} deliveries",
             f"lost {result['lost']}, duplicated {result['duplicated']}, "
-            f"RSS growth {result['rss_growth_mb']} MB",
+            f"RSS growth {result['rss_growth_mb']} MB; CPU share: servers "
+            f"{result['cpu_share']['servers']}, load generator "
+            f"{result['cpu_share']['load_generator']}",
             f"raw Redis, one subscriber: p50 {single['p50']} ms, p99 {single['p99']} ms",
             f"raw Redis fan-out ({fanout['subscribers']} connections): p50 {fanout['p50']} ms, "
             f"p99 {fanout['p99']} ms, lost {fanout['lost']}",

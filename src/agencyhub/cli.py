@@ -95,6 +95,11 @@ def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: i
     click.echo("")
 
 
+# The sans-I/O implementation writes frames straight to the transport; the legacy one
+# runs a task and queues per connection (measured in bench/live).
+WEBSOCKET_IMPLEMENTATION = "websockets-sansio"
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
@@ -111,6 +116,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             log_config=None,
             access_log=False,  # our request middleware logs every request
             proxy_headers=False,
+            ws=WEBSOCKET_IMPLEMENTATION,
         )
         return
     uvicorn.run(
@@ -120,6 +126,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        ws=WEBSOCKET_IMPLEMENTATION,
     )
 
 

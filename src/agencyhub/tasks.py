@@ -9,6 +9,7 @@ Embedded demo: the in-memory StubBroker with worker threads inside the web proce
 
 from __future__ import annotations
 
+import gc
 import importlib
 import threading
 from dataclasses import dataclass
@@ -113,6 +114,10 @@ def run_worker(settings: Settings, *, threads: int, stop: threading.Event) -> No
     broker = setup_broker(settings)
     install_worker_poke(settings)  # its events reach live sockets without the poll
     running = start_worker(broker, threads=threads)
+    # Start-up objects out of the collector's reach: shorter pauses in every step
+    # (the web processes do the same, see app._freeze_startup_objects).
+    gc.collect()
+    gc.freeze()
     try:
         stop.wait()
     finally:
