@@ -32,7 +32,10 @@ class _Protocol(asyncio.Protocol):
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.first_text: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.texts: list[tuple[float, bytes]] = []
+        # Two flat lists, not a list of tuples: a million tracked tuples would make the
+        # load generator's own garbage collections pause it (and delay the stamps).
+        self.times: list[float] = []
+        self.payloads: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -80,7 +83,8 @@ class _Protocol(asyncio.Protocol):
                 if not self.first_text.done():
                     self.first_text.set_result(payload)
                 else:
-                    self.texts.append((now, payload))
+                    self.times.append(now)
+                    self.payloads.append(payload)
             elif opcode == PING:
                 self.send_frame(PONG, payload)
             elif opcode == CLOSE:
@@ -115,7 +119,8 @@ class Subscriber:
 
     @property
     def texts(self) -> list[tuple[float, bytes]]:
-        return self._protocol.texts
+        """Every text frame after ``ready``, with its arrival time (build after the run)."""
+        return list(zip(self._protocol.times, self._protocol.payloads, strict=True))
 
     @property
     def close_code(self) -> int | None:

@@ -36,6 +36,9 @@ class _Connection:
         body = await self.reader.readexactly(length) if length else b""
         return int(parts[1]), body
 
+    def usable(self) -> bool:
+        return not (self.reader.at_eof() or self.writer.is_closing())
+
     def close(self) -> None:
         self.writer.close()
 
@@ -91,8 +94,12 @@ class RawClient:
         async with self.available:
             while not self.idle and self.opened >= self.limit:
                 await self.available.wait()
-            if self.idle:
-                return self.idle.pop()
+            while self.idle:
+                connection = self.idle.pop()
+                if connection.usable():
+                    return connection
+                connection.close()  # the server closed it while idle (keep-alive timeout)
+                self.opened -= 1
             self.opened += 1
         try:
             reader, writer = await asyncio.open_connection(self.host, self.port)
