@@ -40,6 +40,7 @@ _DECODED_CACHE = 256
 WATCH_SECONDS = 5.0
 """Each process publishes to a heartbeat channel of its own this often..."""
 WATCH_MISSES = 3
+SHUTDOWN_SECONDS = 5.0
 CHANNEL_BACKLOG = 10_000
 """Messages the plugin may queue for one channel of a process before it drops them."""
 """... and re-subscribes when it has heard none of its own beats for this many periods
@@ -210,10 +211,12 @@ class LiveHub:
             for task in (relay_task, watch_task):
                 if task is not None:
                     task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    # Bounded: a task stuck in a network call must not hold up shutdown.
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await asyncio.wait_for(task, SHUTDOWN_SECONDS)
             if self.redis is not None:
-                await self.redis.aclose()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.redis.aclose(), SHUTDOWN_SECONDS)
 
     # --- poke after commit ------------------------------------------------------------
 
