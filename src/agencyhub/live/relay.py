@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from agencyhub.approvals.models import Draft
 from agencyhub.audit.models import Event
 from agencyhub.db import Database, Scope
-from agencyhub.live import rules
+from agencyhub.live import rules, service
 
 log = structlog.get_logger(__name__)
 
@@ -182,16 +182,7 @@ class Relay:
             session.info["scope"] = RELAY_SCOPE
             rows = (
                 await session.execute(
-                    select(
-                        Event.id,
-                        Event.type,
-                        Event.agency_id,
-                        Event.client_id,
-                        Event.subject_type,
-                        Event.subject_id,
-                        Event.payload,
-                        Event.created_at,
-                    )
+                    select(*service.EVENT_COLUMNS)
                     .where(Event.id > last)
                     .order_by(Event.id)
                     .limit(BATCH)

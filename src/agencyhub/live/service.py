@@ -60,6 +60,19 @@ async def head(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
 
 
+EVENT_COLUMNS = (
+    Event.id,
+    Event.type,
+    Event.agency_id,
+    Event.client_id,
+    Event.subject_type,
+    Event.subject_id,
+    Event.payload,
+    Event.created_at,
+)
+"""What a live event is built from, live (the relay) and on replay alike."""
+
+
 async def missed_events(
     session: AsyncSession, actor: Actor, after: int, upto: int, limit: int
 ) -> list[rules.LiveEvent]:
@@ -67,16 +80,7 @@ async def missed_events(
     ``limit``. SQL narrows by visibility; :func:`rules.may_receive` decides."""
     rows = (
         await session.execute(
-            select(
-                Event.id,
-                Event.type,
-                Event.agency_id,
-                Event.client_id,
-                Event.subject_type,
-                Event.subject_id,
-                Event.payload,
-                Event.created_at,
-            )
+            select(*EVENT_COLUMNS)
             .where(Event.id > after, Event.id <= upto, _visible_to(actor))
             .order_by(Event.id)
             .limit(limit)
