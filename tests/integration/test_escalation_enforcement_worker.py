@@ -113,6 +113,10 @@ class Enforcement:
 
     def lose_all_messages(self) -> None:
         """What a Redis restart without persistence does to queued messages."""
+        # Wake-ups leave from a sender thread: let the queued ones reach Redis first,
+        # or one sent after the flush survives it.
+        if self.actors.sender is not None:
+            assert self.actors.sender.flush()
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(f"{self.namespace}:*"))
         if keys:
