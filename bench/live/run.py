@@ -229,6 +229,23 @@ def events_of(texts: list[tuple[float, bytes]]) -> list[tuple[int, float, str]]:
     return got
 
 
+def slow_events(per_event: dict[int, list[float]], order: list[int]) -> dict[str, Any]:
+    """Is the tail a few bad moments or every event? Per event, its slowest delivery;
+    how many events had one over 100 ms, and the ten worst with their position in
+    the run (0 = first decision)."""
+    position = {id_: k for k, id_ in enumerate(sorted(order))}
+    worst = {id_: max(values) for id_, values in per_event.items() if id_ in position}
+    ranked = sorted(worst.items(), key=lambda item: item[1], reverse=True)
+    return {
+        "events_with_a_delivery_over_100ms": sum(1 for ms in worst.values() if ms > 100),
+        "events": len(worst),
+        "worst": [
+            {"position": position[id_], "max_ms": round(ms, 1), "p50_ms": pct(per_event[id_], 50)}
+            for id_, ms in ranked[:10]
+        ],
+    }
+
+
 async def connect_subscribers(
     servers: list[http_approve.Server], people: list[str], count: int
 ) -> list[wsclient.Subscriber]:
@@ -357,6 +374,10 @@ async def live_phase(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
     # Each 200 answer is one approval and exactly one event, and nothing else was sent.
     assert len(expected) == statuses.get("200", 0), (len(expected), statuses, event_types)
     assert set(delivered_types) <= {APPROVED}, delivered_types
+    per_event: dict[int, list[float]] = {}
+    for got in received:
+        for id_, ms, _type in got:
+            per_event.setdefault(id_, []).append(ms)
     lost = sum(len(wanted - {id_ for id_, _, _ in got}) for got in received)
     duplicated = sum(len(got) - len({id_ for id_, _, _ in got}) for got in received)
     return {
@@ -370,6 +391,7 @@ async def live_phase(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
         "deliveries": len(latencies),
         "expected_deliveries": len(expected) * args.subscribers,
         "latency_ms": summary(latencies),
+        "slow_events": slow_events(per_event, expected),
         "lost": lost,
         "duplicated": duplicated,
         "cpu_share": {
@@ -528,6 +550,10 @@ def report(result: dict[str, Any]) -> str:
             f"RSS growth {result['rss_growth_mb']} MB; CPU share: servers "
             f"{result['cpu_share']['servers']}, load generator "
             f"{result['cpu_share']['load_generator']}",
+            f"events with a delivery over 100 ms: "
+            f"{result['slow_events']['events_with_a_delivery_over_100ms']} of "
+            f"{result['slow_events']['events']}; worst at positions "
+            f"{[w['position'] for w in result['slow_events']['worst']]}",
             f"raw Redis, one subscriber: p50 {single['p50']} ms, p99 {single['p99']} ms",
             f"raw Redis fan-out ({fanout['subscribers']} connections): p50 {fanout['p50']} ms, "
             f"p99 {fanout['p99']} ms, lost {fanout['lost']}",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agencyhub.errors import InvalidInput
 from agencyhub.live import rules
@@ -204,3 +207,18 @@ def test_presence_keeps_the_latest_unexpired_mark_per_person_and_draft() -> None
     current = rules.live_presence([mark(10), mark(30), mark(-1, uuid.uuid4())], NOW)
     assert current == [mark(30)]
     assert rules.live_presence([mark(10)], NOW, exclude_user=person) == []
+
+
+@given(st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
+def test_a_first_ping_or_recheck_falls_within_its_period(draw: float) -> None:
+    for period in (rules.HEARTBEAT_SECONDS, rules.RECHECK_SECONDS):
+        assert period / 10 <= rules.first_due(period, draw) <= period
+
+
+def test_connections_opened_together_spread_their_first_recheck_over_the_period() -> None:
+    # a thousand clients reconnecting after a restart, with evenly spread draws
+    dues = sorted(rules.first_due(60.0, k / 1000) for k in range(1000))
+    per_second = Counter(int(due) for due in dues)
+    assert dues[0] == pytest.approx(6.0)
+    assert dues[-1] < 60.0
+    assert max(per_second.values()) <= 20  # not all in the same moment

@@ -31,8 +31,8 @@ from agencyhub.tenancy.rules import Actor
 
 log = structlog.get_logger(__name__)
 
-SEND_TIMEOUT_SECONDS = 10.0
-"""A socket that takes longer to accept one message is a slow consumer."""
+CLOSE_SECONDS = 5.0
+"""How long closing may wait for a socket that no longer drains."""
 
 
 def presence_out(mark: rules.Presence) -> PresenceOut:
@@ -83,21 +83,29 @@ async def live_socket(socket: WebSocket[Any, Any, Any], live_hub: NamedDependenc
     if sender in done and sender.exception() is None and isinstance(closing, Close):
         log.info("live.closed", code=closing.code, reason=closing.reason)
         with contextlib.suppress(Exception):
-            await socket.close(code=closing.code, reason=closing.reason)
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await socket.close(code=closing.code, reason=closing.reason)
 
 
 async def _send_feed(socket: WebSocket[Any, Any, Any], feed: Feed) -> Close | None:
+    """Write the feed to the socket. A send that blocks longer than the hub allows
+    (:meth:`Feed.tick`) is cancelled: the client is too slow and is told so."""
+    sender = asyncio.current_task()
+    assert sender is not None
+    loop = asyncio.get_running_loop()
     stream = feed.messages()
     try:
         async for message in stream:
             if isinstance(message, Close):
                 return message
-            try:
-                # asyncio.timeout, not wait_for: no extra task per message and socket.
-                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                    await socket.send_text(message.text)
-            except TimeoutError:
-                return Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
+            feed.sending(sender, loop.time())
+            await socket.send_text(message.text)
+            feed.sent()
+    except asyncio.CancelledError:
+        if not feed.stalled:
+            raise
+        sender.uncancel()
+        return Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
     return None

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import random
 import secrets
 import uuid
 from collections import OrderedDict
@@ -40,11 +42,15 @@ _DECODED_CACHE = 256
 WATCH_SECONDS = 5.0
 """Each process publishes to a heartbeat channel of its own this often..."""
 WATCH_MISSES = 3
-SHUTDOWN_SECONDS = 5.0
-CHANNEL_BACKLOG = 10_000
-"""Messages the plugin may queue for one channel of a process before it drops them."""
 """... and re-subscribes when it has heard none of its own beats for this many periods
 (a subscription that hangs without an error)."""
+SHUTDOWN_SECONDS = 5.0
+CLOCK_SECONDS = 1.0
+"""How often the hub's clock looks at every feed (pings, re-checks, stalled sends)."""
+SEND_STALL_SECONDS = 10.0
+"""A socket that takes longer to accept one message is a slow consumer."""
+CHANNEL_BACKLOG = 10_000
+"""Messages the plugin may queue for one channel of a process before it drops them."""
 SUBSCRIBER_NAME = "agencyhub.live.sub"
 """Redis client name of a process's subscribed connection (with its pid appended)."""
 
@@ -194,6 +200,7 @@ class LiveHub:
         """Entered after the channels plugin has started, left before it stops."""
         self._loop = asyncio.get_running_loop()
         relay_task = asyncio.create_task(self.relay.run(), name="live.relay")
+        clock_task = asyncio.create_task(self._clock(), name="live.clock")
         remove_listener = on_events_committed(self.poke)
         watch_task: asyncio.Task[None] | None = None
         try:
@@ -208,7 +215,7 @@ class LiveHub:
                 yield
         finally:
             remove_listener()
-            for task in (relay_task, watch_task):
+            for task in (relay_task, watch_task, clock_task):
                 if task is not None:
                     task.cancel()
                     # Bounded: a task stuck in a network call must not hold up shutdown.
@@ -249,6 +256,15 @@ class LiveHub:
     async def _on_poke(self, _data: bytes) -> None:
         if self.relay.leading:
             self.relay.wake()
+
+    async def _clock(self) -> None:
+        """One timer for all feeds of the process instead of one per message."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CLOCK_SECONDS)
+            now = loop.time()
+            for feed in tuple(self._feeds):
+                feed.tick(now)
 
     # --- the subscription watchdog ------------------------------------------------------
 
@@ -352,7 +368,11 @@ Outgoing = Message | Close
 class Feed:
     """One subscriber: subscribe, ``ready``, replay or ``reload``, then live events —
     each id once and in order, filtered by :func:`rules.may_receive` with the
-    connection's current memberships, plus heartbeats. Ends with a :class:`Close`."""
+    connection's current memberships, plus heartbeats. Ends with a :class:`Close`.
+
+    Timers live in the hub's clock (:meth:`tick`), not in the feed: a timeout per
+    message and socket was a fifth of the fan-out's CPU.
+    """
 
     def __init__(
         self,
@@ -367,15 +387,21 @@ class Feed:
         self.last_event_id = last_event_id
         self._queue: asyncio.Queue[tuple[rules.Published, str] | None] = asyncio.Queue()
         self._overflowed = False
-        self._recheck_now = asyncio.Event()
+        self._recheck_now = False
         self._epoch = hub.epoch
         self._restart = False
+        self._next_ping = self._next_check = math.inf
+        self._clock_woke = False
+        self._sending_since: float | None = None
+        self._sender: asyncio.Task[Any] | None = None
+        self.stalled = False
+        """Set by the clock when one send took longer than ``SEND_STALL_SECONDS``."""
 
     def deliver(self, raw: bytes) -> None:
         """A message published on one of this feed's channels (see :class:`LocalFanout`)."""
         item, text = self.hub.decoded(raw)
         if rules.concerns_memberships_of(self.actor.user_id, item):
-            self._recheck_now.set()
+            self._recheck_now = True
             self._queue.put_nowait(_WAKE)
         if self._overflowed or not rules.may_receive(self.actor, item):
             return
@@ -389,6 +415,34 @@ class Feed:
         self._restart = self._restart or restart
         self._queue.put_nowait(_WAKE)
 
+    # --- the hub's clock and the sender's watch ---------------------------------------
+
+    def tick(self, now: float) -> None:
+        """The hub's clock, every ``CLOCK_SECONDS``: end a stalled send, or wake the
+        feed when a ping or a membership re-check is due."""
+        if self._sending_since is not None and now - self._sending_since > SEND_STALL_SECONDS:
+            self._stall()
+        elif not self._clock_woke and now >= min(self._next_ping, self._next_check):
+            self._clock_woke = True
+            self._queue.put_nowait(_WAKE)
+
+    def sending(self, sender: asyncio.Task[Any], now: float) -> None:
+        """``sender`` starts writing one message to the client."""
+        self._sender = sender
+        self._sending_since = now
+
+    def sent(self) -> None:
+        self._sending_since = None
+
+    def _stall(self) -> None:
+        if self.stalled or self._sender is None:
+            return
+        self.stalled = True
+        log.info("live.send_stalled", user_id=str(self.actor.user_id))
+        self._sender.cancel()
+
+    # --- the messages -----------------------------------------------------------------
+
     def _interrupted(self) -> bool:
         return self._restart or self._epoch != self.hub.epoch or not self.hub.available
 
@@ -399,66 +453,76 @@ class Feed:
         if self._interrupted():
             yield _RESTARTING
             return
+        channels = rules.channels_for(self.actor)
         self.hub._feeds.add(self)
         try:
-            async for message in self._subscribed():
-                yield message
-        finally:
-            self.hub._feeds.discard(self)
-
-    async def _subscribed(self) -> AsyncIterator[Outgoing]:
-        channels = rules.channels_for(self.actor)
-        try:
             await self.hub.fanout.join(self, channels)
-            head, missed = await self.hub.catch_up(self.actor, self.last_event_id)
-            plan = rules.plan_replay(self.actor, self.last_event_id, missed, head)
-            yield _control("ready", {"type": "ready", "lastEventId": head})
-            if plan.reload:
-                yield _control("reload", {"type": "reload", "lastEventId": head})
             dedupe = rules.Deduplicator(self.last_event_id or 0)
-            for event in plan.events:
-                if dedupe.admit(event):
-                    yield _message(event, self.hub.decoded(rules.encode(event))[1])
-            dedupe.last_sent = max(dedupe.last_sent, plan.resume_after)
-            async for message in self._live(dedupe):
-                yield message
-                if isinstance(message, Close):
-                    return
+            for opening in await self._opening(dedupe):
+                yield opening
+            self._schedule(asyncio.get_running_loop().time())
+            # One flat loop: every message passes through this generator only.
+            while True:
+                if self._needs_attention():
+                    for due in await self._attend():
+                        yield due
+                        if isinstance(due, Close):
+                            return
+                queued = await self._queue.get()
+                if queued is None:
+                    continue  # a wake-up: pings, re-checks, interruptions first
+                item, text = queued
+                if rules.may_receive(self.actor, item) and dedupe.admit(item):
+                    yield _message(item, text)
         finally:
             self.hub.fanout.leave(self, channels)
+            self.hub._feeds.discard(self)
 
-    async def _live(self, dedupe: rules.Deduplicator) -> AsyncIterator[Outgoing]:
-        loop = asyncio.get_running_loop()
-        next_ping = loop.time() + rules.HEARTBEAT_SECONDS
-        next_check = loop.time() + rules.RECHECK_SECONDS
-        while True:
-            if self._interrupted():
-                yield _RESTARTING
-                return
-            if self._overflowed:
-                yield Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")
-                return
-            if self._recheck_now.is_set() or loop.time() >= next_check:
-                self._recheck_now.clear()
-                next_check = loop.time() + rules.RECHECK_SECONDS
-                closing = await self._reauthorize()
-                if closing is not None:
-                    yield closing
-                    return
-            if loop.time() >= next_ping:
-                next_ping = loop.time() + rules.HEARTBEAT_SECONDS
-                yield _control("ping", {"type": "ping"})
-            wait = max(0.0, min(next_ping, next_check) - loop.time())
-            try:
-                async with asyncio.timeout(wait):  # no extra task per message, as wait_for
-                    queued = await self._queue.get()
-            except TimeoutError:
-                continue
-            if queued is None:
-                continue  # a wake-up: re-check memberships first
-            item, text = queued
-            if rules.may_receive(self.actor, item) and dedupe.admit(item):
-                yield _message(item, text)
+    async def _opening(self, dedupe: rules.Deduplicator) -> list[Message]:
+        """``ready``, then ``reload`` or the replay of what the client missed."""
+        head, missed = await self.hub.catch_up(self.actor, self.last_event_id)
+        plan = rules.plan_replay(self.actor, self.last_event_id, missed, head)
+        opening = [_control("ready", {"type": "ready", "lastEventId": head})]
+        if plan.reload:
+            opening.append(_control("reload", {"type": "reload", "lastEventId": head}))
+        for event in plan.events:
+            if dedupe.admit(event):
+                opening.append(_message(event, self.hub.decoded(rules.encode(event))[1]))
+        dedupe.last_sent = max(dedupe.last_sent, plan.resume_after)
+        return opening
+
+    def _schedule(self, now: float) -> None:
+        self._next_ping = now + rules.first_due(rules.HEARTBEAT_SECONDS, random.random())  # noqa: S311 - timing spread, not a secret
+        self._next_check = now + rules.first_due(rules.RECHECK_SECONDS, random.random())  # noqa: S311
+
+    def _needs_attention(self) -> bool:
+        return (
+            self._clock_woke
+            or self._recheck_now
+            or self._overflowed
+            or self._restart
+            or self._epoch != self.hub.epoch
+            or not self.hub.available
+        )
+
+    async def _attend(self) -> list[Outgoing]:
+        """What is due besides events: a close, a membership re-check, a ping."""
+        self._clock_woke = False
+        if self._interrupted():
+            return [_RESTARTING]
+        if self._overflowed:
+            return [Close(rules.CLOSE_SLOW_CONSUMER, "too slow; reconnect with last_event_id")]
+        now = asyncio.get_running_loop().time()
+        if self._recheck_now or now >= self._next_check:
+            self._recheck_now = False
+            self._next_check = now + rules.RECHECK_SECONDS
+            closing = await self._reauthorize()
+            if closing is not None:
+                return [closing]
+        if now >= self._next_ping:
+            self._next_ping = now + rules.HEARTBEAT_SECONDS
+            return [_control("ping", {"type": "ping"})]
+        return []
 
     async def _reauthorize(self) -> Close | None:
         """Sign-in still valid and memberships re-read; None to carry on."""

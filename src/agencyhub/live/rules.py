@@ -32,6 +32,16 @@ HEARTBEAT_SECONDS = 25.0
 RECHECK_SECONDS = 60.0
 """How often a connection re-reads its memberships (also on a membership event)."""
 
+
+def first_due(period: float, draw: float) -> float:
+    """Seconds from a connection's start to its first ping or re-check, for ``draw``
+    uniform in [0, 1): a random part of the period, at least a tenth. Connections that
+    open together (every client after a restart) would otherwise re-read their
+    memberships all in the same moment, every period, and stall the fan-out; the later
+    ones keep the period, so the spread lasts."""
+    return period * (0.1 + 0.9 * min(max(draw, 0.0), 1.0))
+
+
 PRESENCE_TTL_SECONDS = 45
 """A "viewing" mark lasts this long unless refreshed."""
 
