@@ -23,7 +23,7 @@ from agencyhub.live.service import Credential
 from agencyhub.tenancy.api import SESSION_COOKIE
 from agencyhub.tenancy.models import Membership
 from agencyhub.tenancy.secrets import Passwords
-from tests.factories import make_world
+from tests.factories import grant, make_world
 from tests.helpers import sign_in
 
 pytestmark = pytest.mark.postgres
@@ -98,3 +98,23 @@ async def test_a_client_whose_socket_stops_draining_is_closed_as_too_slow(
     assert [text[:15] for text in socket.sent] == ['{"type":"ready"']
     assert took >= 0.3
     assert hub._feeds == set()  # the feed left the hub
+
+
+async def test_a_membership_in_another_agency_makes_the_feed_restart_to_include_it(
+    quick_clock: None, pg_client: Any, pg: Database, passwords: Passwords
+) -> None:
+    world = await make_world(pg, passwords)
+    await sign_in(pg_client, world.users["a1.approver"].email)
+
+    with await pg_client.websocket_connect("/api/v1/live", headers={"origin": ORIGIN}) as socket:
+        assert socket.receive_json(timeout=5)["type"] == "ready"
+        # When the person is also made an approver of a client of agency B
+        await grant(
+            pg, world.users["a1.approver"], world.agencies["b"], "approver", world.clients["b1"]
+        )
+
+        # Then the re-check asks the client to reconnect (and resume) for a wider feed
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                assert socket.receive_json(timeout=5)["type"] == "ping"
+        assert closed.value.code == rules.CLOSE_RESTARTING

@@ -394,6 +394,7 @@ class Feed:
         self._clock_woke = False
         self._sending_since: float | None = None
         self._sender: asyncio.Task[Any] | None = None
+        self._channels: set[str] = set()
         self.stalled = False
         """Set by the clock when one send took longer than ``SEND_STALL_SECONDS``."""
 
@@ -453,7 +454,7 @@ class Feed:
         if self._interrupted():
             yield _RESTARTING
             return
-        channels = rules.channels_for(self.actor)
+        channels = self._channels = rules.channels_for(self.actor)
         self.hub._feeds.add(self)
         try:
             await self.hub.fanout.join(self, channels)
@@ -533,6 +534,11 @@ class Feed:
         if not actor.grants:
             log.info("live.access_ended", user_id=str(actor.user_id))
             return Close(rules.CLOSE_FORBIDDEN, "no membership left")
+        if not rules.channels_for(actor) <= self._channels:
+            # A new agency: its events flow on a channel this feed has not joined, and
+            # joining now could miss some. The client resumes by id on a fresh feed.
+            log.info("live.access_widened", user_id=str(actor.user_id))
+            return Close(rules.CLOSE_RESTARTING, "new memberships; reconnect with last_event_id")
         self.actor = actor
         return None
 
