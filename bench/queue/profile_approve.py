@@ -49,14 +49,20 @@ async def main() -> None:
     p.add_argument("--requests", type=int, default=500)
     p.add_argument("--approvers", type=int, default=19)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--show-sql", action="store_true", help="print the last approve's SQL")
+    p.add_argument(
+        "--rounds", type=int, default=5, help="CPU per round too; the least is the steadiest"
+    )
     args = p.parse_args()
     urls = Urls(DEFAULT_ADMIN_URL, DATABASE)
     app = create_app(urls.settings(environment="test", log_level="WARNING"))
     statements = 0
+    last_request: list[str] = []
 
-    def count(*_: Any) -> None:
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         nonlocal statements
         statements += 1
+        last_request.append(" ".join(sql.split())[:240])
 
     engine = runtime_of(app.state).db.engine
     event.listen(engine.sync_engine, "before_cursor_execute", count)
@@ -89,19 +95,34 @@ async def main() -> None:
         cpu = time.process_time()
         wall = time.perf_counter()
         statuses: dict[str, int] = {}
-        for job in jobs[50 : 50 + args.requests]:
-            status = await _approve(http, job)
-            statuses[status] = statuses.get(status, 0) + 1
+        rounds: list[float] = []
+        per_round = max(args.requests // args.rounds, 1)
+        measured = jobs[50 : 50 + args.requests]
+        for start in range(0, len(measured), per_round):
+            round_cpu = time.process_time()
+            for job in measured[start : start + per_round]:
+                last_request.clear()
+                status = await _approve(http, job)
+                statuses[status] = statuses.get(status, 0) + 1
+            round_ms = 1000 * (time.process_time() - round_cpu)
+            rounds.append(round_ms / len(measured[start : start + per_round]))
         cpu = time.process_time() - cpu
         wall = time.perf_counter() - wall
         if profiler is not None:
             profiler.stop()
             print(profiler.output_text(unicode=True, color=False, show_all=False))
         n = args.requests
+        if args.show_sql:
+            print("\n".join(f"  {i + 1:>2}. {sql}" for i, sql in enumerate(last_request)))
         print(f"statuses {statuses}")
         print(
             f"per approve: CPU {1000 * cpu / n:.2f} ms (client included), "
             f"wall {1000 * wall / n:.2f} ms, SQL statements {statements / n:.1f}"
+        )
+        ordered = sorted(rounds)
+        print(
+            f"CPU ms per approve by round: least {ordered[0]:.2f}, "
+            f"median {ordered[len(ordered) // 2]:.2f} ({len(rounds)} rounds)"
         )
 
 

@@ -337,7 +337,8 @@ async def collect(urls: Urls, client_id: uuid.UUID) -> dict[str, Any]:
             span = (
                 await conn.execute(
                     text(
-                        "SELECT count(*), extract(epoch FROM max(ran_at) - min(ran_at))"
+                        "SELECT count(*), extract(epoch FROM max(ran_at) - min(ran_at)),"
+                        " count(DISTINCT ran_at)"
                         " FROM escalation_step_runs WHERE draft_id IN"
                         " (SELECT id FROM drafts WHERE client_id = :c)"
                     ),
@@ -373,6 +374,8 @@ async def collect(urls: Urls, client_id: uuid.UUID) -> dict[str, Any]:
         "duplicate_escalated_events": sum(int(c) - 1 for _, c in events if c > 1),
         "drafts_with_escalated_event": len(events),
         "steps_ran_per_second": round(int(span[0]) / float(span[1]), 1) if span[1] else None,
+        # Steps run together share one clock read: distinct ran_at = transactions.
+        "steps_per_transaction": round(int(span[0]) / int(span[2]), 2) if span[2] else None,
         "ran_by": {str(k): int(v) for k, v in by_trigger},
         "duplicate_notifications": sum(int(c) - 1 for _, c in notes if c > 1),
         "drafts_with_notification": len(notes),
@@ -438,6 +441,53 @@ def wait_for_heartbeats(client: redis.Redis, namespace: str, workers: int) -> No
     raise RuntimeError(f"workers did not start within 30 s ({namespace})")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(database: str = DATABASE) -> float:
+    """CPU of the live PostgreSQL backends connected to ``database`` (their title names
+    it): the server's share of a scenario, without other databases' work on a shared
+    machine. The WAL writer and checkpointer are not counted, nor a backend gone since."""
+    total = 0.0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres:") and f" {database} " in title:
+            total += process_cpu_seconds(int(cmdline.parent.name))
+    return total
+
+
+class CpuMeter:
+    """CPU used by the worker processes and PostgreSQL between start() and stop()."""
+
+    def __init__(self) -> None:
+        self.workers = self.postgres = 0.0
+        self._workers_at = self._postgres_at = 0.0
+
+    def start(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self._workers_at = sum(process_cpu_seconds(p.pid) for p in procs)
+        self._postgres_at = postgres_cpu_seconds()
+
+    def stop(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self.workers += sum(process_cpu_seconds(p.pid) for p in procs) - self._workers_at
+        self.postgres += postgres_cpu_seconds() - self._postgres_at
+
+    def per_step_ms(self, steps: int) -> dict[str, float]:
+        n = max(steps, 1)
+        return {
+            "workers": round(self.workers * 1000 / n, 2),
+            "postgres": round(self.postgres * 1000 / n, 2),
+        }
+
+
 def redis_url(base: str, db: int) -> str:
     return f"{base.rstrip('/')}/{db}"
 
@@ -462,6 +512,8 @@ def floor(args: argparse.Namespace, log: Path) -> dict[str, Any]:
     procs = [start([sys.executable, script, url, str(args.threads)], env, log) for _ in range(2)]
     try:
         wait_for_heartbeats(client, floor_worker.NAMESPACE, 2)
+        cpu = CpuMeter()
+        cpu.start(procs)
         broker = RedisBroker(url=url, namespace=floor_worker.NAMESPACE)  # type: ignore[no-untyped-call]
         actor = floor_worker.declare(broker, None)
         t0_ms = int((time.time() + args.lead) * 1000)
@@ -473,6 +525,7 @@ def floor(args: argparse.Namespace, log: Path) -> dict[str, Any]:
         deadline = t0_ms / 1000 + args.spread + args.grace
         while time.time() < deadline and client.llen(floor_worker.RESULTS_KEY) < args.drafts:
             time.sleep(0.5)
+        cpu.stop(procs)
         stored = client.lrange(floor_worker.RESULTS_KEY, 0, -1)
         raw = [(v.decode() if isinstance(v, bytes) else str(v)).split(":") for v in stored]
         broker.close()
@@ -486,6 +539,7 @@ def floor(args: argparse.Namespace, log: Path) -> dict[str, Any]:
         "lateness_ms": [float(v) for _, v in raw],
         "missed": args.drafts - len(seen),
         "duplicate_executions": sum(c - 1 for c in seen.values() if c > 1),
+        "cpu_ms_per_step": cpu.per_step_ms(len(raw)),
     }
 
 
@@ -507,6 +561,7 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
     command = [agencyhub, "worker", "--threads", str(args.threads)]
     procs = [start(command, env, log) for _ in range(2)]
     flushed: dict[str, Any] | None = None
+    cpu = CpuMeter()
     try:
         wait_for_heartbeats(client, "dramatiq", 2)
         # The bench process sends wake-ups through the application's own sink.
@@ -515,6 +570,7 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
         actors.declare_actors(broker)
         t0 = datetime.now(UTC) + timedelta(seconds=args.lead)
         wakeups = asyncio.run(set_due_times(urls, client_id, t0, args.spread))
+        cpu.start(procs)
         sent_started = time.time()
         for draft_id, token, due_at in wakeups:
             enforcement.send_wakeup(enforcement.WakeUp(draft_id, 1, token, due_at))
@@ -533,6 +589,7 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
             # with the FLUSHDB, and the acks of the dead workers too (no heartbeat
             # recovery). Every step still to come depends on the sweep.
             counts = message_counts(client, "dramatiq", actors.QUEUE)
+            cpu.stop(procs)
             for proc in procs:
                 proc.kill()
             for proc in procs:
@@ -541,6 +598,7 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
             flushed_at = time.time()
             procs = [start(command, env, log) for _ in range(2)]
             wait_for_heartbeats(client, "dramatiq", 2)
+            cpu.start(procs)
             flushed = {
                 "at_s_after_start": round(flushed_at - t0_s, 2),
                 "in_redis_before_flush": counts,
@@ -556,6 +614,7 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
                 break
             time.sleep(1.0)
         waited = time.time() - t0_s
+        cpu.stop(procs)
     finally:
         stop(procs)
         client.flushdb()
@@ -566,6 +625,7 @@ def steps(args: argparse.Namespace, urls: Urls, name: str, log: Path) -> dict[st
         seed_seconds=round(seed_seconds, 2),
         send_seconds=round(send_seconds, 2),
         waited_s_after_start=round(waited, 1),
+        cpu_ms_per_step=cpu.per_step_ms(len(result["lateness_ms"])),
     )
     if flushed is not None:
         lateness = result["lateness_ms"]
@@ -608,7 +668,11 @@ def verdicts(results: dict[str, Any]) -> None:
 
 
 def plot(path: Path, series: dict[str, list[float]]) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the figures are in the JSON; the CDF is a convenience
+        print(f"matplotlib is not installed: {path.name} not drawn")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -659,6 +723,13 @@ def print_table(results: dict[str, Any]) -> None:
             f"{s['max_ms']:>10.1f}{run['missed']:>8}{dup:>6}"
             f"{run.get('steps_ran_per_second') or '':>9}{run.get('ran_by', {}).get('sweep', ''):>7}"
         )
+        if "cpu_ms_per_step" in run:
+            cpu = run["cpu_ms_per_step"]
+            batched = run.get("steps_per_transaction")
+            print(
+                f"    CPU per step: workers {cpu['workers']} ms, postgres {cpu['postgres']} ms"
+                + (f"; steps per transaction {batched}" if batched else "")
+            )
         for check, ok in run.get("targets", {}).items():
             print(f"    {'PASS' if ok else 'FAIL'}  {check}")
     print(

@@ -1,8 +1,9 @@
 """CPU and statements per escalation step, in-process on PostgreSQL (issue #4).
 
 Seeds N overdue drafts exactly as ``run.py`` does (default plan, one executive), then
-runs step 1 of each through the worker's own code path (``actors.execute_step``) in
-this process, ``--concurrency`` at a time on one event loop, and prints wall time,
+runs step 1 of each through the worker's own code path (``actors.run_wakeup``, which
+batches wake-ups arriving together) in this process, ``--concurrency`` at a time (as
+many as a worker's threads) on one event loop, and prints wall time,
 CPU time (``time.process_time``) per step, steps/s and the SQL statements per step
 (counted with a ``before_cursor_execute`` listener, by kind). With ``--profile FILE``
 it writes a cProfile of the run. Only 127.0.0.1 is contacted; the database
@@ -96,7 +97,7 @@ async def run_steps(
     async def lane() -> None:
         nonlocal skipped
         while queue:
-            result = await actors.execute_step(queue.pop())
+            result = await actors.run_wakeup(queue.pop())
             skipped += result.skipped is not None
 
     wall, cpu = time.perf_counter(), time.process_time()
@@ -133,6 +134,7 @@ def main(argv: list[str]) -> None:
         client_id, _ = asyncio.run(run.seed(urls, args.steps + 1, "profile"))
         wakeups = asyncio.run(overdue(urls, client_id))
         actors.configure_worker(settings)
+        actors.set_step_slots(args.concurrency)  # as the worker does with its threads
         enforcement.use_wakeup_sink(lambda _w: None)  # no broker: count only the database
         profiler = cProfile.Profile() if args.profile else None
         if profiler:

@@ -31,6 +31,7 @@ from agencyhub.escalation.actors import (
     SweepScheduler,
     configure_worker,
     flush_wakeups,
+    set_step_slots,
 )
 from agencyhub.escalation.enforcement import use_wakeup_sink
 from agencyhub.live.poke import install_worker_poke
@@ -100,6 +101,7 @@ class RunningWorker:
 
 def start_worker(broker: dramatiq.Broker, *, threads: int) -> RunningWorker:
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+    set_step_slots(threads)  # a step batch holding that many wake-ups need not wait for more
     worker.start()
     escalation = Actors(broker.get_actor(STEP_ACTOR), broker.get_actor(SWEEP_ACTOR))
     # An in-memory broker loses delayed messages with the process: re-arm from the DB.

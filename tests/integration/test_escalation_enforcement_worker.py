@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -51,6 +51,7 @@ from agencyhub.escalation.enforcement import (
     WakeUp,
     claim_overdue,
     run_step,
+    run_steps,
     use_wakeup_sink,
 )
 from agencyhub.escalation.models import Crisis, DraftEscalation, EscalationStepRun, Notification
@@ -389,11 +390,11 @@ class FlakyInApp(InAppNotifier):
     def __init__(self) -> None:
         self.calls = 0
 
-    async def notify(self, session, message: Message) -> None:
+    async def notify(self, session, messages: Sequence[Message]) -> None:
         self.calls += 1
         if self.calls == 1:
             raise ConnectionError("notification channel down")
-        await super().notify(session, message)
+        await super().notify(session, messages)
 
 
 async def test_a_failed_notification_rolls_the_step_back_and_is_retried_with_backoff(
@@ -864,3 +865,44 @@ async def test_the_clock_is_read_after_the_row_locks(no_broker, api, pg, passwor
     assert happened == ["lock", "clock"]
     [run] = await rows(pg, EscalationStepRun, draft_id=scenario.draft_id)
     assert run.step == wakeup.step
+
+
+async def test_steps_due_together_run_in_one_transaction_each_exactly_once(
+    no_broker, api, pg, passwords
+):
+    ports = Ports(publisher=RecordingPublisher())
+    first = await crisis_reply_with_fallback(api, pg, passwords)
+    second = await crisis_reply_with_fallback(api, pg, passwords)  # another agency's client
+    for scenario in (first, second):
+        await submit_due_in(pg, scenario, -1)
+    one, two = [await armed_wakeup(pg, s.draft_id) for s in (first, second)]
+    stale = WakeUp(two.draft_id, two.step, "not-the-token", two.due_at)
+
+    async with transaction(pg.sessions, Scope.for_system("tests.steps")) as session:
+        results = await run_steps(session, [one, two, one, stale], ports=ports)
+
+    assert [r.skipped for r in results] == [None, None, Skip.LOCKED, Skip.STALE_TOKEN]
+    for scenario in (first, second):
+        assert await step_runs(pg, scenario.draft_id) == [0]  # the reminder, once
+        types = [e.type for e in await draft_events(pg, scenario.draft_id)]
+        assert types.count("draft.reminder_sent") == 1
+    reminders = [n for n in await rows(pg, Notification) if n.kind == "escalation.reminder"]
+    assert {n.subject_id for n in reminders} == {first.draft_id, second.draft_id}
+
+    # Step 1 (notify) of one draft and, once it is due, step 2 (the fallback) of the other.
+    async with transaction(pg.sessions, Scope.for_system("tests.steps")) as session:
+        await run_steps(session, [await armed_wakeup(pg, second.draft_id)], ports=ports)
+    together = [await armed_wakeup(pg, s.draft_id) for s in (first, second)]
+    assert [w.step for w in together] == [1, 2]
+    async with transaction(pg.sessions, Scope.for_system("tests.steps")) as session:
+        results = await run_steps(session, together, ports=ports)
+
+    assert [r.skipped for r in results] == [None, None]
+    assert [r.fallback for r in results] == [None, "publish_template"]
+    assert await step_runs(pg, first.draft_id) == [0, 1]
+    assert await step_runs(pg, second.draft_id) == [0, 1, 2]
+    assert await draft_status(pg, second.draft_id) == "fallback_taken"
+    assert [p.draft_id for p in ports.publisher.published] == [second.draft_id]  # type: ignore[attr-defined]
+    [armed] = await rows(pg, DraftEscalation, draft_id=first.draft_id)
+    assert armed.next_step == 2  # armed for the next step, with a fresh token
+    assert armed.token != together[0].token

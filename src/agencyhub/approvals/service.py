@@ -18,12 +18,12 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.approvals import rules
+from agencyhub.approvals import decision_store, rules
 from agencyhub.approvals.models import ApprovalPolicy, Comment, Decision, Draft, Revision
 from agencyhub.approvals.rules import Action, Kind, Refused, Severity, Status, Who
 from agencyhub.audit.models import Event
 from agencyhub.audit.record import record_event
-from agencyhub.db import flush_or_conflict, utcnow
+from agencyhub.db import flush_or_conflict, new_id, utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agencyhub.escalation import enforcement
 from agencyhub.escalation import rules as escalation_rules
@@ -45,6 +45,10 @@ async def sla_due(
     policy = await load_sla_policy(session, client)
     return escalation_rules.sla_due_at(entered_queue_at, policy.targets[severity], policy.calendar)
 
+
+# Where a decision can leave a draft; the last three stamp ``decided_at``.
+FINAL_DECISIONS = frozenset({Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED})
+DECIDED_STATES = FINAL_DECISIONS | {Status.PENDING}
 
 DECISION_EVENTS = {
     Action.APPROVE: "draft.approved",
@@ -141,12 +145,17 @@ async def get_draft_for(
 def policy_from_row(row: ApprovalPolicy | None) -> rules.Policy:
     if row is None:
         return rules.DEFAULT_POLICY
+    return policy_from(row.requirements, row.four_eyes)
+
+
+def policy_from(requirements: dict[str, Any], four_eyes: bool) -> rules.Policy:
+    """The policy stored as ``requirements`` (JSON, see :func:`policy_to_json`)."""
     return rules.Policy(
         requirements={
             severity: rules.Requirement(tuple(dict(alt) for alt in alternatives))
-            for severity, alternatives in row.requirements.items()
+            for severity, alternatives in requirements.items()
         },
-        four_eyes=row.four_eyes,
+        four_eyes=four_eyes,
     )
 
 
@@ -337,14 +346,21 @@ async def _facts(
 
 
 def _check_version(access: DraftAccess, version: int) -> None:
-    if version != access.draft.version:
+    draft = access.draft
+    _require_version(version, draft.version, draft.status, draft.current_revision_id)
+
+
+def _require_version(
+    version: int, current: int, status: str, current_revision_id: uuid.UUID | None
+) -> None:
+    if version != current:
         raise Conflict(
             f"The draft changed since you loaded it (version {version}, now "
-            f"{access.draft.version}). Reload and try again.",
+            f"{current}). Reload and try again.",
             current={
-                "version": access.draft.version,
-                "status": access.draft.status,
-                "currentRevisionId": str(access.draft.current_revision_id),
+                "version": current,
+                "status": status,
+                "currentRevisionId": str(current_revision_id),
             },
         )
 
@@ -393,7 +409,7 @@ async def _enter_status(
         draft.sla_due_at = await sla_due(session, access.client, draft.severity, now)
         # The emergency plan is frozen into the draft now; its wake-up goes after commit.
         await enforcement.arm_escalation(session, draft, access.client, now)
-    if status in (Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED):
+    if status in FINAL_DECISIONS:
         draft.decided_at = now
 
 
@@ -451,36 +467,29 @@ async def decide(
     wording: int | None,
     now: datetime | None = None,
 ) -> Draft:
+    """Approve, reject or request changes: the hot path, in Core (see
+    :mod:`agencyhub.approvals.decision_store`); the same rules, lock and version check as
+    every other transition."""
     action = Action(decision)
-    access, outcome = await _transition(
-        session,
-        actor,
-        draft_id,
-        version,
-        action,
+    target, who = await _lock_for_decision(session, actor, draft_id)
+    row = target.row
+    _require_version(version, row.version, row.status, row.current_revision_id)
+    facts = _decision_facts(target, wording)
+    request = rules.Request(
+        action=action,
+        who=who,
+        revision_id=revision_id or facts.current_revision_id,
         comment=comment,
-        revision_id=revision_id,
-        wording=wording,
     )
-    draft = access.draft
-    revision = access.revision
-    assert revision is not None
+    outcome = _apply(facts, request, _policy_of(row))
+    assert row.current_revision_id is not None  # the rules refuse a draft without one
     if action is Action.APPROVE:
-        _check_wording(revision, wording)
-    row = Decision(
-        agency_id=draft.agency_id,
-        draft_id=draft.id,
-        revision_id=revision.id,
-        user_id=actor.user_id,
-        role=access.who.role or "",
-        decision=action,
-        wording=(wording or 0) if action is Action.APPROVE else None,
-        comment=comment.strip(),
+        _check_wording(1 + len(row.revision_alternatives or ()), wording)
+    now = now or utcnow()
+    values = _decision_values(row, who, action, wording, comment, now)
+    draft = await decision_store.record(
+        session, values, row.id, _decided_changes(row, outcome, wording, now)
     )
-    session.add(row)
-    if outcome.policy_met:
-        draft.approved_wording = wording or 0
-    await _enter_status(session, access, outcome.status, now or utcnow())
     await _event(
         session,
         draft,
@@ -489,10 +498,10 @@ async def decide(
         if action is Action.APPROVE and not outcome.policy_met
         else DECISION_EVENTS[action],
         {
-            "revisionId": str(revision.id),
-            "role": row.role,
-            "comment": row.comment,
-            "wording": row.wording,
+            "revisionId": str(row.current_revision_id),
+            "role": values["role"],
+            "comment": values["comment"],
+            "wording": values["wording"],
             "status": draft.status,
         },
     )
@@ -500,8 +509,91 @@ async def decide(
     return draft
 
 
-def _check_wording(revision: Revision, wording: int | None) -> None:
-    count = len(revision.wordings)
+async def _lock_for_decision(
+    session: AsyncSession, actor: Actor, draft_id: uuid.UUID
+) -> tuple[decision_store.Target, Who]:
+    """:func:`get_draft_for` with ``lock`` for a decision, in one Core round trip: the
+    same tenant filter, the same NotFound for missing and foreign drafts."""
+    target = await decision_store.lock_target(session, draft_id)
+    if target is None or not tenancy_rules.can_view_client(
+        actor, target.row.client_agency_id, target.row.client_id
+    ):
+        raise NotFound("No such draft.")
+    row = target.row
+    await enter_agency(session, row.client_agency_id)
+    structlog.contextvars.bind_contextvars(draft_id=str(row.id), client_id=str(row.client_id))
+    role = tenancy_rules.role_at_client(actor, row.client_agency_id, row.client_id)
+    return target, Who(user_id=actor.user_id, role=role)
+
+
+def _decision_values(
+    row: decision_store.AnyRow,
+    who: Who,
+    action: Action,
+    wording: int | None,
+    comment: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every column of the Decision row (Core inserts get no ORM defaults)."""
+    return {
+        "id": new_id(),
+        "agency_id": row.agency_id,
+        "draft_id": row.id,
+        "revision_id": row.current_revision_id,
+        "user_id": who.user_id,
+        "role": who.role or "",
+        "decision": action.value,
+        "wording": (wording or 0) if action is Action.APPROVE else None,
+        "comment": comment.strip(),
+        "created_at": now,
+    }
+
+
+def _policy_of(row: decision_store.AnyRow) -> rules.Policy:
+    if row.policy_id is None:
+        return rules.DEFAULT_POLICY
+    return policy_from(row.policy_requirements, row.policy_four_eyes)
+
+
+def _decision_facts(target: decision_store.Target, wording: int | None) -> rules.DraftFacts:
+    """:func:`_facts` for a locked decision target."""
+    row = target.row
+    # Approvals count together only when they approve the same wording.
+    approvals = tuple(
+        rules.Approval(user_id=a.approval_user_id, role=a.approval_role)
+        for a in target.approvals
+        if a.approval_user_id is not None and (a.approval_wording or 0) == (wording or 0)
+    )
+    return rules.DraftFacts(
+        status=Status(row.status),
+        severity=Severity(row.severity),
+        current_revision_id=row.current_revision_id,
+        current_revision_author_id=row.revision_author_id,
+        approvals_on_current=approvals,
+        scheduled=row.scheduled_for is not None,
+        created_by_id=row.created_by_id,
+    )
+
+
+def _decided_changes(
+    row: decision_store.AnyRow, outcome: rules.Outcome, wording: int | None, now: datetime
+) -> dict[str, Any]:
+    """The draft's columns after the decision (what :func:`_enter_status` would set).
+
+    A decision never enters the queue (only submit and revise do), so no SLA or
+    escalation work follows from it.
+    """
+    assert outcome.status in DECIDED_STATES
+    return {
+        "status": outcome.status.value,
+        "version": row.version + 1,
+        "decided_at": now if outcome.status in FINAL_DECISIONS else row.decided_at,
+        "approved_wording": (wording or 0) if outcome.policy_met else row.approved_wording,
+        "updated_at": now,
+    }
+
+
+def _check_wording(count: int, wording: int | None) -> None:
     if wording is None and count > 1:
         raise InvalidInput(
             f"choose one of the {count} wordings (0 to {count - 1})", field="wording"

@@ -8,6 +8,10 @@ then, on PostgreSQL, one transaction-level advisory lock is taken, the events ar
 inserted and the transaction commits, and the lock is released only after the commit
 is visible. The lock is held for that last round trip or two (~1 ms), never for a
 whole request. SQLite serialises writers already.
+
+The events go in as one Core ``INSERT`` (one row or many), and on PostgreSQL the same
+statement takes the lock first (a materialised CTE the insert selects from), so the
+commit costs no extra round trip for it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from agencyhub.audit.models import Event
-from agencyhub.db import TenantSession, after_commit
+from agencyhub.db import TenantSession, after_commit, rls_connection, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -54,25 +59,25 @@ async def record_event(
     client_id: uuid.UUID | None = None,
     actor_kind: str = "user",
     payload: dict[str, Any] | None = None,
-) -> Event:
+) -> None:
     """Add an Event to the current transaction; it commits or rolls back with it.
 
-    The row is inserted when the transaction commits (its ``id`` is set then).
+    The row is inserted when the transaction commits (its id is handed out then).
     """
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    event = Event(
-        agency_id=agency_id,
-        client_id=client_id,
-        type=type,
-        actor_user_id=actor_user_id,
-        actor_kind=actor_kind,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        payload=payload or {},
-        request_id=request_id,
-    )
+    row = {
+        "agency_id": agency_id,
+        "client_id": client_id,
+        "type": type,
+        "actor_user_id": actor_user_id,
+        "actor_kind": actor_kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": payload or {},
+        "request_id": request_id,
+    }
     sync = session.sync_session
-    sync.info.setdefault(_PENDING, []).append((sync.get_nested_transaction(), event))
+    sync.info.setdefault(_PENDING, []).append((sync.get_nested_transaction(), row))
     log.debug(
         "event.recorded",
         event_type=type,
@@ -80,18 +85,53 @@ async def record_event(
         client_id=str(client_id) if client_id else None,
         subject_id=str(subject_id) if subject_id else None,
     )
-    return event
+
+
+_events: Table = Event.__table__  # type: ignore[assignment]
+_COLUMNS = (
+    "agency_id",
+    "client_id",
+    "type",
+    "actor_user_id",
+    "actor_kind",
+    "subject_type",
+    "subject_id",
+    "payload",
+    "request_id",
+    "created_at",
+)
+_INSERT = insert(_events)
+# The lock, then the rows: the rows are selected from the lock's (materialised) result,
+# so every id (the column default, evaluated per inserted row) is drawn under the lock.
+_COMMIT_ORDER_CTE = (
+    select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK).label("locked"))
+    .cte("commit_order")
+    .prefix_with("MATERIALIZED")
+)
+_LOCK_AND_INSERT = _INSERT.from_select(
+    list(_COLUMNS),
+    select(*(bindparam(name, type_=_events.c[name].type) for name in _COLUMNS)).select_from(
+        _COMMIT_ORDER_CTE
+    ),
+)
 
 
 def _take_commit_order_lock(session: Session) -> None:
     """Once per transaction, right before its events are inserted."""
-    root = session.get_transaction()
-    if session.info.get(_LOCKED) is root:
+    if _holds_lock(session):
         return
-    connection = session.connection()
+    connection: Connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_ORDER_LOCK})
-    session.info[_LOCKED] = root
+    _locked(session)
+
+
+def _holds_lock(session: Session) -> bool:
+    return session.info.get(_LOCKED) is session.get_transaction()
+
+
+def _locked(session: Session) -> None:
+    session.info[_LOCKED] = session.get_transaction()
     after_commit(session, _notify_committed)
 
 
@@ -102,9 +142,16 @@ def _insert_pending_events(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    _take_commit_order_lock(session)
-    session.add_all([event for _savepoint, event in pending])
-    # Session.commit() flushes right after this hook, then commits.
+    session.flush()  # first the rows the events refer to (a new agency, client, user)
+    now = utcnow()
+    rows = [{**row, "created_at": now} for _savepoint, row in pending]
+    connection = rls_connection(session)
+    if connection.dialect.name == "postgresql" and not _holds_lock(session):
+        connection.execute(_LOCK_AND_INSERT, rows)
+        _locked(session)
+    else:
+        _take_commit_order_lock(session)  # taken already on PostgreSQL; none on SQLite
+        connection.execute(_INSERT, rows)
 
 
 @sa_event.listens_for(TenantSession, "before_flush")
@@ -125,8 +172,8 @@ def _drop_pending_events(session: Session, previous_transaction: SessionTransact
     pending = session.info.get(_PENDING)
     if pending:
         session.info[_PENDING] = [
-            (savepoint, event)
-            for savepoint, event in pending
+            (savepoint, row)
+            for savepoint, row in pending
             if not _inside(savepoint, previous_transaction)
         ]
 

@@ -13,6 +13,9 @@ Dramatiq retries the message with exponential backoff; the sweep is the safety n
 after the retries are spent. A wake-up that finds the draft locked by another
 transaction does not wait: it comes back in :data:`LOCKED_RETRY_MS`.
 
+Wake-ups that arrive together run in one transaction (:mod:`.batching`); the sweep
+runs the steps it claims together too.
+
 Wake-ups are sent by a :class:`WakeUpSender` thread, so a step's commit (on the event
 loop every async actor of the process shares) never waits for Redis; a send that
 fails is logged and left to the sweep, which finds the step overdue in the database.
@@ -26,7 +29,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -36,6 +39,7 @@ import structlog
 from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.escalation import enforcement
+from agencyhub.escalation.batching import StepBatcher
 from agencyhub.escalation.enforcement import StepResult, WakeUp
 from agencyhub.escalation.plan import Skip
 from agencyhub.escalation.steps import Ports
@@ -104,14 +108,17 @@ class WakeUpLag:
 
 @dataclass
 class WorkerContext:
-    """What the actors of this process use: settings, ports, and a per-loop engine."""
+    """What the actors of this process use: settings, ports, and per-loop an engine
+    and the step batcher."""
 
     settings: Settings | None = None
     ports: Ports = field(default_factory=Ports)
     sweeping: bool = False  # on the worker's one event loop: no lock needed
     lag: WakeUpLag = field(default_factory=WakeUpLag)
+    step_slots: int = 1  # messages the worker can have in actors at once: its threads
     _db: Database | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _batcher: StepBatcher | None = None
 
     async def database(self) -> Database:
         loop = asyncio.get_running_loop()
@@ -120,10 +127,19 @@ class WorkerContext:
             self._db, self._loop = Database.from_settings(self.settings), loop
         return self._db
 
+    def set_step_slots(self, threads: int) -> None:
+        self.step_slots = threads
+        self._batcher = None  # the next one is built with them
+
+    def batcher(self) -> StepBatcher:
+        if self._batcher is None or self._batcher.loop is not asyncio.get_running_loop():
+            self._batcher = StepBatcher(execute_steps, slots=self.step_slots)
+        return self._batcher
+
     async def dispose(self) -> None:
         if self._db is not None:
             await self._db.dispose()
-        self._db = self._loop = None
+        self._db = self._loop = self._batcher = None
 
 
 CONTEXT = WorkerContext()
@@ -134,18 +150,35 @@ def configure_worker(settings: Settings, ports: Ports | None = None) -> None:
     CONTEXT.ports = ports or Ports()
 
 
-async def execute_step(wakeup: WakeUp) -> StepResult:
+def set_step_slots(threads: int) -> None:
+    """How many wake-ups the worker can run at once (its threads): a batch holding that
+    many runs without lingering for more (see :class:`.batching.StepBatcher`)."""
+    CONTEXT.set_step_slots(threads)
+
+
+async def execute_steps(wakeups: Sequence[WakeUp], trigger: str = "wakeup") -> list[StepResult]:
+    """Run the wake-ups' steps in one transaction (see :func:`enforcement.run_steps`)."""
     db = await CONTEXT.database()
     async with transaction(db.sessions, Scope.for_system("escalation.step")) as session:
-        return await enforcement.run_step(session, wakeup, ports=CONTEXT.ports)
+        return await enforcement.run_steps(session, wakeups, ports=CONTEXT.ports, trigger=trigger)
+
+
+async def execute_step(wakeup: WakeUp) -> StepResult:
+    [result] = await execute_steps([wakeup])
+    return result
+
+
+async def run_wakeup(wakeup: WakeUp) -> StepResult:
+    """A wake-up's step, run together with those arriving at the same time."""
+    result = await CONTEXT.batcher().run(wakeup)
+    if result.lateness_ms is not None:
+        CONTEXT.lag.observe(result.lateness_ms)
+    return result
 
 
 async def run_escalation_step(draft_id: str, step: int, token: str) -> None:
     structlog.contextvars.bind_contextvars(draft_id=draft_id, step=step)
-    wakeup = WakeUp(uuid.UUID(draft_id), step, token, utcnow())
-    result = await execute_step(wakeup)
-    if result.lateness_ms is not None:
-        CONTEXT.lag.observe(result.lateness_ms)
+    result = await run_wakeup(WakeUp(uuid.UUID(draft_id), step, token, utcnow()))
     if result.skipped is Skip.LOCKED:
         # Another transaction holds the draft (a decision, a sweep or a duplicate running
         # this step): come back shortly rather than hold a thread waiting for the lock.
@@ -198,13 +231,12 @@ async def _sweep_lanes(lanes: int, deadline: float) -> int:
 
 async def _sweep_lane(failed: set[uuid.UUID], deadline: float) -> int:
     """Claim and run overdue steps, :data:`SWEEP_BATCH` per transaction, until none is
-    left. A step that fails rolls its batch back; it is left out for the rest of this
-    sweep and the others are claimed again."""
+    left. A batch that fails is run again one step per transaction; a step that fails
+    then is left out for the rest of this sweep."""
     db = await CONTEXT.database()
     ran = 0
     while time.monotonic() < deadline:
-        current: WakeUp | None = None
-        ran_here = 0
+        wakeups: list[WakeUp] = []
         try:
             async with transaction(db.sessions, Scope.for_system("escalation.sweep")) as session:
                 grace = SWEEP_GRACE + timedelta(seconds=CONTEXT.lag.seconds())
@@ -213,21 +245,29 @@ async def _sweep_lane(failed: set[uuid.UUID], deadline: float) -> int:
                 )
                 if not wakeups:
                     return ran
-                for current in wakeups:
-                    result = await enforcement.run_step(
-                        session, current, ports=CONTEXT.ports, trigger="sweep"
-                    )
-                    ran_here += result.skipped is None
+                results = await enforcement.run_steps(
+                    session, wakeups, ports=CONTEXT.ports, trigger="sweep"
+                )
         except Exception:  # one broken draft must not hold up the others; next sweep retries
-            log.exception(
-                "escalation.sweep_step_failed",
-                draft_id=str(current.draft_id) if current else None,
-            )
-            if current is None:
+            log.exception("escalation.sweep_batch_failed", wakeups=len(wakeups))
+            if not wakeups:
                 return ran
-            failed.add(current.draft_id)
+            ran += await _sweep_one_by_one(wakeups, failed)
             continue
-        ran += ran_here
+        ran += sum(result.skipped is None for result in results)
+    return ran
+
+
+async def _sweep_one_by_one(wakeups: Sequence[WakeUp], failed: set[uuid.UUID]) -> int:
+    ran = 0
+    for wakeup in wakeups:
+        try:
+            [result] = await execute_steps([wakeup], trigger="sweep")
+        except Exception:
+            log.exception("escalation.sweep_step_failed", draft_id=str(wakeup.draft_id))
+            failed.add(wakeup.draft_id)
+            continue
+        ran += result.skipped is None
     return ran
 
 

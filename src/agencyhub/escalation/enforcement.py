@@ -30,7 +30,7 @@ import functools
 import math
 import secrets
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -203,61 +203,165 @@ async def run_step(
     ports: steps.Ports,
     trigger: str = "wakeup",
 ) -> StepResult:
-    """Run step ``wakeup.step`` of the draft if, under the row locks, it is still due.
+    """Run step ``wakeup.step`` of the draft if, under the row locks, it is still due
+    (:func:`run_steps` with one wake-up)."""
+    [result] = await run_steps(
+        session, [wakeup], now=now, clock=clock, ports=ports, trigger=trigger
+    )
+    return result
 
-    The draft and escalation rows are locked with ``SKIP LOCKED``: if another
-    transaction holds them (a decision, the sweep, a duplicate wake-up running the
-    step) this answers :attr:`Skip.LOCKED` at once instead of waiting; the holder
-    either runs the step or leaves it armed for a retry or the sweep. The clock is
-    read after the locks, so ``ran_at`` and the lateness include any time spent
-    getting them. ``trigger`` (``wakeup`` or ``sweep``) is recorded in the event.
+
+async def run_steps(
+    session: AsyncSession,
+    wakeups: Sequence[WakeUp],
+    *,
+    now: datetime | None = None,
+    clock: Clock = utcnow,
+    ports: steps.Ports,
+    trigger: str = "wakeup",
+) -> list[StepResult]:
+    """Run each wake-up's step whose draft, under the row locks, still wants it; one
+    result per wake-up, in their order. All in the caller's transaction.
+
+    The draft and escalation rows are locked in one statement with ``SKIP LOCKED``: a
+    draft another transaction holds (a decision, the sweep, a duplicate wake-up running
+    the step) answers :attr:`Skip.LOCKED` at once instead of waiting; the holder either
+    runs the step or leaves it armed for a retry or the sweep. The clock is read once,
+    after the locks, so ``ran_at`` and the lateness include any time spent getting
+    them. ``trigger`` (``wakeup`` or ``sweep``) is recorded in each event.
+
+    Several steps cost little more than one: one locking read, one read of each
+    client's people and rota, one insert each for the step runs and the notifications.
     """
-    params = {"draft_id": wakeup.draft_id, "step": wakeup.step}
-    loaded = (await session.execute(_locked_step(), params)).first()
-    if loaded is None:
-        missing = await _missing_or_locked(session, wakeup.draft_id)
-        log.info(
-            "escalation.step_skipped",
-            draft_id=str(wakeup.draft_id),
-            step=wakeup.step,
-            reason=missing,
-        )
-        return StepResult(missing)
-    draft, row, client, ran = loaded
+    if not wakeups:
+        return []
+    loaded = await _lock_and_load(session, [w.draft_id for w in wakeups])
     now = now or clock()
-    skip = rules.skip_reason(_facts(draft, row, wakeup, already_ran=bool(ran), now=now))
+    results: list[StepResult | None] = [None] * len(wakeups)
+    due = _plan(session, wakeups, loaded, now, ports, results)
+    await _settle_missing(session, wakeups, loaded, results)
+    plain = [(i, run, schedule) for i, run, schedule in due if run.step.fallback is None]
+    ran = await _execute_plain([(run, schedule) for _, run, schedule in plain], trigger)
+    for (i, _, _), result in zip(plain, ran, strict=True):
+        results[i] = result
+    for i, run, schedule in due:
+        if run.step.fallback is not None:
+            results[i] = await _execute_with_fallback(run, schedule, trigger)
+    return [r if r is not None else StepResult(rules.Skip.NOT_ARMED) for r in results]
+
+
+Loaded = tuple[Draft, DraftEscalation, Client, bool]
+Due = tuple[int, steps.StepRun, rules.Schedule]  # index of the wake-up, what it runs
+
+
+def _plan(
+    session: AsyncSession,
+    wakeups: Sequence[WakeUp],
+    loaded: dict[uuid.UUID, Loaded],
+    now: datetime,
+    ports: steps.Ports,
+    results: list[StepResult | None],
+) -> list[Due]:
+    """The steps to run; a wake-up that must not run gets its skip in ``results``
+    (one whose rows were not loaded is left for :func:`_settle_missing`)."""
+    lookups = steps.Lookups(session)
+    due: list[Due] = []
+    taken: set[uuid.UUID] = set()
+    for i, wakeup in enumerate(wakeups):
+        found = loaded.get(wakeup.draft_id)
+        if found is None:
+            continue
+        prepared = _prepare(session, wakeup, found, now, ports, lookups)
+        if isinstance(prepared, rules.Skip):
+            results[i] = StepResult(prepared)
+        elif wakeup.draft_id in taken:
+            # A duplicate of a wake-up this batch runs: its retry finds the step run.
+            results[i] = StepResult(rules.Skip.LOCKED)
+        else:
+            taken.add(wakeup.draft_id)
+            due.append((i, *prepared))
+    return due
+
+
+async def _lock_and_load(
+    session: AsyncSession, draft_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Loaded]:
+    rows = await session.execute(_locked_steps(), {"draft_ids": sorted(set(draft_ids))})
+    return {draft.id: (draft, row, client, bool(ran)) for draft, row, client, ran in rows}
+
+
+async def _settle_missing(
+    session: AsyncSession,
+    wakeups: Sequence[WakeUp],
+    loaded: dict[uuid.UUID, Loaded],
+    results: list[StepResult | None],
+) -> None:
+    """Only on the rare miss: tell "not armed" from "someone else holds the rows"."""
+    missing = {w.draft_id for w in wakeups} - loaded.keys()
+    if not missing:
+        return
+    armed = set(
+        await session.scalars(
+            select(DraftEscalation.draft_id).where(DraftEscalation.draft_id.in_(sorted(missing)))
+        )
+    )
+    for i, wakeup in enumerate(wakeups):
+        if wakeup.draft_id in missing:
+            reason = rules.Skip.LOCKED if wakeup.draft_id in armed else rules.Skip.NOT_ARMED
+            results[i] = StepResult(reason)
+            _log_skip(wakeup, reason)
+
+
+def _log_skip(wakeup: WakeUp, reason: rules.Skip) -> None:
+    log.info(
+        "escalation.step_skipped", draft_id=str(wakeup.draft_id), step=wakeup.step, reason=reason
+    )
+
+
+def _prepare(
+    session: AsyncSession,
+    wakeup: WakeUp,
+    found: Loaded,
+    now: datetime,
+    ports: steps.Ports,
+    lookups: steps.Lookups,
+) -> tuple[steps.StepRun, rules.Schedule] | rules.Skip:
+    """The step to run, or why not (under the row locks)."""
+    draft, row, client, ran = found
+    skip = rules.skip_reason(_facts(draft, row, wakeup, already_ran=ran, now=now))
     if skip is rules.Skip.NOT_DUE and row.next_due_at is not None:
         # Woken early (clock skew): wake again at the due time, same token.
         early = WakeUp(wakeup.draft_id, wakeup.step, wakeup.token, row.next_due_at)
         after_commit(session, lambda: send_wakeup(early))
     if skip is not None:
-        log.info(
-            "escalation.step_skipped", draft_id=str(wakeup.draft_id), step=wakeup.step, reason=skip
-        )
-        return StepResult(skip)
+        _log_skip(wakeup, skip)
+        return skip
     plan = rules.plan_from_json(row.plan)
     schedule = rules.Schedule(row.sla_due_at, row.reminder_at, plan)
     step = rules.step_of(plan, wakeup.step)
-    run = steps.StepRun(session, draft, client, row, wakeup.step, step, now, ports)
-    return await _execute(run, schedule, trigger)
+    run = steps.StepRun(session, draft, client, row, wakeup.step, step, now, ports, lookups)
+    return run, schedule
 
 
 @functools.cache
-def _locked_step() -> Any:
-    """Draft, escalation and client, and whether the step already ran, in one statement;
-    the draft and escalation rows locked unless another transaction holds them.
+def _locked_steps() -> Any:
+    """Drafts, their escalations and clients, and whether each armed step already ran,
+    in one statement; the draft and escalation rows locked unless another transaction
+    holds them.
 
     ``FOR NO KEY UPDATE``: it still excludes a decision's ``FOR UPDATE`` and another
     step, but not the ``KEY SHARE`` lock that any insert referencing the draft (a
     revision, a comment) holds until it commits; such an insert is no reason to skip.
-    Built once with bind parameters: building it cost as much as running it.
+    "Already ran" looks at the armed step (``next_step``): a wake-up for another step
+    is skipped as the wrong step before that matters. Built once with bind parameters:
+    building it cost as much as running it.
     """
     ran = (
         select(EscalationStepRun.id)
         .where(
             EscalationStepRun.draft_id == Draft.id,
             EscalationStepRun.round == DraftEscalation.round,
-            EscalationStepRun.step == bindparam("step"),
+            EscalationStepRun.step == DraftEscalation.next_step,
         )
         .exists()
     )
@@ -265,20 +369,12 @@ def _locked_step() -> Any:
         select(Draft, DraftEscalation, Client, ran.label("ran"))
         .join(DraftEscalation, DraftEscalation.draft_id == Draft.id)
         .join(Client, Client.id == Draft.client_id)
-        .where(Draft.id == bindparam("draft_id"))
+        .where(Draft.id.in_(bindparam("draft_ids", expanding=True)))
         .with_for_update(
             of=[Draft.__table__, DraftEscalation.__table__], skip_locked=True, key_share=True
         )
         .execution_options(populate_existing=True)
     )
-
-
-async def _missing_or_locked(session: AsyncSession, draft_id: uuid.UUID) -> rules.Skip:
-    # Only on the rare miss: tell "not armed" from "someone else holds the rows".
-    armed = await session.scalar(
-        select(DraftEscalation.id).where(DraftEscalation.draft_id == draft_id)
-    )
-    return rules.Skip.NOT_ARMED if armed is None else rules.Skip.LOCKED
 
 
 def _facts(
@@ -297,20 +393,64 @@ def _facts(
     )
 
 
-async def _execute(run: steps.StepRun, schedule: rules.Schedule, trigger: str) -> StepResult:
-    """Notify, record the step run and the event, take the fallback, arm the next step.
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    run: steps.StepRun
+    schedule: rules.Schedule
+    due_at: datetime
+    notified: tuple[uuid.UUID, ...]
 
-    The step-run row goes first: a duplicate fails on its unique key before anything
-    else is written. The notifications and the escalation's new token go out with the
-    commit's flush (the event too, see :mod:`agencyhub.audit.record`).
+
+async def _execute_plain(
+    due: Sequence[tuple[steps.StepRun, rules.Schedule]], trigger: str
+) -> list[StepResult]:
+    """Notify-only steps, together: record the step runs, notify, write the events,
+    arm the next steps.
+
+    The step-run rows go first, in one insert: a duplicate fails on the unique key
+    before anything else is written (and rolls the whole transaction back). The
+    escalations' new tokens and the events go out with the commit's flush (see
+    :mod:`agencyhub.audit.record`).
     """
+    if not due:
+        return []
+    ready = [
+        _Ready(run, schedule, schedule.due_at(run.number), await steps.recipients(run))
+        for run, schedule in due
+    ]
+    first = ready[0].run
+    await _record_runs(first.session, [(r.run, r.due_at, r.notified, None) for r in ready])
+    messages = [(r.run, steps.message(r.run, r.notified)) for r in ready]
+    await steps.deliver(first.session, first.ports, messages)
+    results = []
+    for r in ready:
+        await _step_event(r.run, r.due_at, r.notified, trigger)
+        _arm(r.run.session, r.run.escalation, r.schedule, r.schedule.step_after(r.run.number))
+        log.info("escalation.step_ran", draft_id=str(r.run.draft.id), step=r.run.number)
+        results.append(StepResult(None, r.notified, None, delay_ms(r.run.now, r.due_at)))
+    return results
+
+
+async def _execute_with_fallback(
+    run: steps.StepRun, schedule: rules.Schedule, trigger: str
+) -> StepResult:
+    """Notify, write the event, take the fallback, then record the step run (with the
+    fallback's outcome) and arm the next step unless the fallback was taken."""
     notified = await steps.notify(run)
     due_at = schedule.due_at(run.number)
+    await _step_event(run, due_at, notified, trigger)
+    fallback = await steps.take_fallback(run)
+    await _record_runs(run.session, [(run, due_at, notified, fallback)])
+    after = None if fallback is not None else schedule.step_after(run.number)
+    _arm(run.session, run.escalation, schedule, after)
+    log.info("escalation.step_ran", draft_id=str(run.draft.id), step=run.number, fallback=fallback)
+    return StepResult(None, notified, fallback, delay_ms(run.now, due_at))
+
+
+async def _step_event(
+    run: steps.StepRun, due_at: datetime, notified: tuple[uuid.UUID, ...], trigger: str
+) -> None:
     is_reminder = run.number == rules.REMINDER_STEP
-    after = schedule.step_after(run.number)
-    if run.step.fallback is None:
-        await _record_run(run, due_at, notified, None)
-        _arm(run.session, run.escalation, schedule, after)
     await steps.draft_event(
         run,
         "draft.reminder_sent" if is_reminder else "draft.escalated",
@@ -324,22 +464,16 @@ async def _execute(run: steps.StepRun, schedule: rules.Schedule, trigger: str) -
             "trigger": trigger,
         },
     )
-    fallback: str | None = None
-    if run.step.fallback is not None:
-        fallback = await steps.take_fallback(run)
-        await _record_run(run, due_at, notified, fallback)
-        _arm(run.session, run.escalation, schedule, None if fallback is not None else after)
-    log.info("escalation.step_ran", draft_id=str(run.draft.id), step=run.number, fallback=fallback)
-    return StepResult(None, notified, fallback, delay_ms(run.now, due_at))
 
 
-async def _record_run(
-    run: steps.StepRun, due_at: datetime, notified: tuple[uuid.UUID, ...], fallback: str | None
-) -> None:
+RunRecord = tuple[steps.StepRun, datetime, tuple[uuid.UUID, ...], str | None]
+
+
+async def _record_runs(session: AsyncSession, records: Sequence[RunRecord]) -> None:
     # The unique (draft_id, round, step) key makes a second run fail here, which rolls
-    # the whole step back: at most once, whatever the locks did. A Core insert: the
-    # unit of work adds nothing for a row nobody reads back in this transaction.
-    await run.session.execute(
+    # the whole transaction back: at most once, whatever the locks did. A Core insert:
+    # the unit of work adds nothing for rows nobody reads back in this transaction.
+    await session.execute(
         insert(EscalationStepRun),
         [
             {
@@ -352,6 +486,7 @@ async def _record_run(
                 "notified": [str(u) for u in notified],
                 "fallback": fallback,
             }
+            for run, due_at, notified, fallback in records
         ],
     )
 

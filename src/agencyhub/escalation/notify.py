@@ -34,32 +34,32 @@ class Message:
 
 
 class Notifier(Protocol):
-    async def notify(self, session: AsyncSession, message: Message) -> None: ...
+    """Delivers messages; several steps run together hand theirs over in one call."""
+
+    async def notify(self, session: AsyncSession, messages: Sequence[Message]) -> None: ...
 
 
 class InAppNotifier:
     """One Notification row per recipient, in the caller's transaction: one Core
     insert for all of them (nobody reads them back in that transaction)."""
 
-    async def notify(self, session: AsyncSession, message: Message) -> None:
-        if not message.recipients:
-            return
-        await session.execute(
-            insert(Notification),
-            [
-                {
-                    "agency_id": message.client.agency_id,
-                    "client_id": message.client.id,
-                    "user_id": user_id,
-                    "kind": message.kind,
-                    "subject_type": message.subject[0],
-                    "subject_id": message.subject[1],
-                    "title": message.title[:200],
-                    "body": message.body,
-                }
-                for user_id in message.recipients
-            ],
-        )
+    async def notify(self, session: AsyncSession, messages: Sequence[Message]) -> None:
+        rows = [
+            {
+                "agency_id": message.client.agency_id,
+                "client_id": message.client.id,
+                "user_id": user_id,
+                "kind": message.kind,
+                "subject_type": message.subject[0],
+                "subject_id": message.subject[1],
+                "title": message.title[:200],
+                "body": message.body,
+            }
+            for message in messages
+            for user_id in message.recipients
+        ]
+        if rows:
+            await session.execute(insert(Notification), rows)
 
 
 def default_notifiers() -> dict[str, Notifier]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,33 @@ class Ports:
     publisher: Publisher = field(default_factory=LoggingPublisher)
 
 
+class Lookups:
+    """What steps in one transaction read about their clients, read once per client:
+    the members, and who is on duty at a moment. Steps run together share one clock
+    read, so a batch of one client's steps reads the rota once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._people: dict[uuid.UUID, dict[uuid.UUID, Person]] = {}
+        self._duty: dict[tuple[uuid.UUID, datetime], Duty] = {}
+
+    async def people(self, client_id: uuid.UUID) -> dict[uuid.UUID, Person]:
+        """The client's members (user id → role, e-mail): every notify target picks
+        from them."""
+        if client_id not in self._people:
+            rows = await self.session.execute(_people_query(), {"client_id": client_id})
+            self._people[client_id] = {u: Person(role, email) for u, role, email in rows}
+        return self._people[client_id]
+
+    async def duty(self, client_id: uuid.UUID, at: datetime) -> Duty:
+        """Who is on duty at ``at``, their deputies, and in a gap whom to page; the same
+        answer as :func:`.rota.on_duty_at` without its 35-day timeline."""
+        key = (client_id, at)
+        if key not in self._duty:
+            self._duty[key] = await _duty_at(self, client_id, at)
+        return self._duty[key]
+
+
 @dataclass
 class StepRun:
     """Everything a step's handlers need, loaded once under the row lock."""
@@ -54,26 +81,16 @@ class StepRun:
     step: rules.Step
     now: datetime
     ports: Ports
-    _people: dict[uuid.UUID, Person] | None = field(default=None, repr=False)
-    _duty: Duty | None = field(default=None, repr=False)
+    lookups: Lookups
 
     async def people(self) -> dict[uuid.UUID, Person]:
-        """The client's members (user id → role, e-mail), read once per step: every
-        notify target picks from them."""
-        if self._people is None:
-            rows = await self.session.execute(_people_query(), {"client_id": self.client.id})
-            self._people = {user_id: Person(role, email) for user_id, role, email in rows}
-        return self._people
+        return await self.lookups.people(self.client.id)
 
     async def members(self, roles: Collection[str]) -> list[uuid.UUID]:
         return sorted(u for u, p in (await self.people()).items() if p.role in roles)
 
     async def duty(self) -> Duty:
-        """Who is on duty when the step runs, their deputies, and in a gap whom to page;
-        the same answer as :func:`.rota.on_duty_at` without its 35-day timeline."""
-        if self._duty is None:
-            self._duty = await _duty_at(self)
-        return self._duty
+        return await self.lookups.duty(self.client.id, self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +150,9 @@ def _overrides_query() -> Any:
     )
 
 
-async def _duty_at(run: StepRun) -> Duty:
-    at = run.now
-    params = {"client_id": run.client.id, "at": at}
-    stored = (await run.session.execute(_rota_query(), params)).first()
+async def _duty_at(lookups: Lookups, client_id: uuid.UUID, at: datetime) -> Duty:
+    params = {"client_id": client_id, "at": at}
+    stored = (await lookups.session.execute(_rota_query(), params)).first()
     overrides = tuple(
         esc_rules.Override(
             substitute=o.substitute_id,
@@ -146,11 +162,11 @@ async def _duty_at(run: StepRun) -> Duty:
             created_at=o.created_at,
             key=str(o.id),
         )
-        for o in await run.session.execute(_overrides_query(), params)
+        for o in await lookups.session.execute(_overrides_query(), params)
     )
     layers = tuple(layer_from_json(v) for v in stored.layers) if stored is not None else ()
     rota = esc_rules.Rota(layers, overrides)
-    people = await run.people()
+    people = await lookups.people(client_id)
     eligible = frozenset(u for u, p in people.items() if p.role in ON_DUTY_ROLES)
     person = esc_rules.who_is_on_duty(rota, at, eligible).person
     deputies = esc_rules.deputies(rota, at, eligible)
@@ -203,13 +219,17 @@ TARGETS: dict[rules.Target, Resolver] = {
 }
 
 
-async def notify(run: StepRun) -> tuple[uuid.UUID, ...]:
+async def recipients(run: StepRun) -> tuple[uuid.UUID, ...]:
+    """Whom the step notifies, each once, in the order of its targets."""
     people: dict[uuid.UUID, None] = {}
     for target in run.step.notify:
         people.update(dict.fromkeys(await TARGETS[target](run)))
-    recipients = tuple(people)
+    return tuple(people)
+
+
+def message(run: StepRun, recipients: tuple[uuid.UUID, ...]) -> Message:
     is_reminder = run.number == rules.REMINDER_STEP
-    message = Message(
+    return Message(
         client=run.client,
         recipients=recipients,
         kind="escalation.reminder" if is_reminder else "escalation.step",
@@ -217,9 +237,25 @@ async def notify(run: StepRun) -> tuple[uuid.UUID, ...]:
         body=run.draft.title,
         subject=("draft", run.draft.id),
     )
-    for channel in run.step.channels:
-        await run.ports.notifiers[channel].notify(run.session, message)
-    return recipients
+
+
+async def deliver(
+    session: AsyncSession, ports: Ports, sent: Sequence[tuple[StepRun, Message]]
+) -> None:
+    """Each step's message on each of its channels: one call per channel for all of
+    them (the in-app channel writes them in one statement)."""
+    by_channel: dict[str, list[Message]] = {}
+    for run, note in sent:
+        for channel in run.step.channels:
+            by_channel.setdefault(channel, []).append(note)
+    for channel, messages in by_channel.items():
+        await ports.notifiers[channel].notify(session, messages)
+
+
+async def notify(run: StepRun) -> tuple[uuid.UUID, ...]:
+    notified = await recipients(run)
+    await deliver(run.session, run.ports, [(run, message(run, notified))])
+    return notified
 
 
 def _title(run: StepRun, is_reminder: bool) -> str:
