@@ -50,6 +50,14 @@ class NeverDrains:
         await asyncio.Event().wait()
 
 
+def close_code_after_pings(socket: Any) -> int:
+    """Read pings (and nothing else) until the server closes; its close code."""
+    with pytest.raises(WebSocketDisconnect) as closed:
+        while True:
+            assert socket.receive_json(timeout=5)["type"] == "ping"
+    return int(closed.value.code)
+
+
 async def test_pings_keep_coming_and_a_silently_removed_membership_ends_the_feed(
     quick_clock: None, pg_client: Any, pg: Database, passwords: Passwords
 ) -> None:
@@ -68,10 +76,7 @@ async def test_pings_keep_coming_and_a_silently_removed_membership_ends_the_feed
             )
 
         # Then the periodic re-check notices and closes with "no membership left"
-        with pytest.raises(WebSocketDisconnect) as closed:
-            while True:
-                assert socket.receive_json(timeout=5)["type"] == "ping"
-        assert closed.value.code == rules.CLOSE_FORBIDDEN
+        assert close_code_after_pings(socket) == rules.CLOSE_FORBIDDEN
 
 
 async def test_a_client_whose_socket_stops_draining_is_closed_as_too_slow(
@@ -114,7 +119,4 @@ async def test_a_membership_in_another_agency_makes_the_feed_restart_to_include_
         )
 
         # Then the re-check asks the client to reconnect (and resume) for a wider feed
-        with pytest.raises(WebSocketDisconnect) as closed:
-            while True:
-                assert socket.receive_json(timeout=5)["type"] == "ping"
-        assert closed.value.code == rules.CLOSE_RESTARTING
+        assert close_code_after_pings(socket) == rules.CLOSE_RESTARTING
