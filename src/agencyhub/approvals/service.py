@@ -9,7 +9,7 @@ state. Every change bumps ``version`` and writes an Event in the same transactio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -328,12 +328,7 @@ async def _facts(
                 Decision.decision == Action.APPROVE,
             )
         )
-        # Approvals count together only when they approve the same wording.
-        approvals = tuple(
-            rules.Approval(user_id=d.user_id, role=d.role)
-            for d in rows
-            if d.user_id is not None and (d.wording or 0) == (wording or 0)
-        )
+        approvals = _same_wording(((d.user_id, d.role, d.wording) for d in rows), wording)
     return rules.DraftFacts(
         status=Status(draft.status),
         severity=Severity(draft.severity),
@@ -342,6 +337,18 @@ async def _facts(
         approvals_on_current=approvals,
         scheduled=draft.scheduled_for is not None,
         created_by_id=draft.created_by_id,
+    )
+
+
+def _same_wording(
+    approvals: Iterable[tuple[uuid.UUID | None, str, int | None]], wording: int | None
+) -> tuple[rules.Approval, ...]:
+    """The approvals (user, role, wording) that count with one for ``wording``:
+    approvals count together only when they approve the same wording."""
+    return tuple(
+        rules.Approval(user_id=user_id, role=role)
+        for user_id, role, approved in approvals
+        if user_id is not None and (approved or 0) == (wording or 0)
     )
 
 
@@ -558,11 +565,9 @@ def _policy_of(row: decision_store.AnyRow) -> rules.Policy:
 def _decision_facts(target: decision_store.Target, wording: int | None) -> rules.DraftFacts:
     """:func:`_facts` for a locked decision target."""
     row = target.row
-    # Approvals count together only when they approve the same wording.
-    approvals = tuple(
-        rules.Approval(user_id=a.approval_user_id, role=a.approval_role)
-        for a in target.approvals
-        if a.approval_user_id is not None and (a.approval_wording or 0) == (wording or 0)
+    approvals = _same_wording(
+        ((a.approval_user_id, a.approval_role, a.approval_wording) for a in target.approvals),
+        wording,
     )
     return rules.DraftFacts(
         status=Status(row.status),
