@@ -193,6 +193,8 @@ class LoadResult:
     requested: int
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
+    # Open loop only: when each answered request was due, in seconds from the start.
+    offsets_s: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     cpu_busy_percent: float | None = None
     cpu_ms: dict[str, float] = field(default_factory=dict)
@@ -233,6 +235,7 @@ async def open_loop(
     async def fire(job: Job, scheduled: float) -> None:
         status = await _approve(http, job)
         result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+        result.offsets_s.append(scheduled - start)
         result.statuses[status] += 1
 
     cpu = meter()
@@ -362,6 +365,23 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def slow_moments(result: LoadResult, over_ms: float = 50.0) -> dict[str, object]:
+    """Is the tail a few bad moments or spread evenly? Requests over ``over_ms`` per
+    second of the run, and the ten slowest with when they were due."""
+    per_second: Counter[int] = Counter()
+    for offset, ms in zip(result.offsets_s, result.latencies_ms, strict=True):
+        if ms > over_ms:
+            per_second[int(offset)] += 1
+    ranked = sorted(zip(result.latencies_ms, result.offsets_s, strict=True), reverse=True)
+    return {
+        "over_ms": over_ms,
+        "requests_over": sum(per_second.values()),
+        "seconds_with_any": len(per_second),
+        "per_second": {str(s): n for s, n in sorted(per_second.items())},
+        "worst": [{"at_s": round(at, 3), "ms": round(ms, 1)} for ms, at in ranked[:10]],
+    }
 
 
 def http_client(base_url: str, connections: int) -> httpx.AsyncClient:

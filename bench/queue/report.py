@@ -148,6 +148,11 @@ def print_table(results: dict[str, Any]) -> None:
         )
         cpu = ", ".join(f"{role} {ms:.1f}" for role, ms in run["cpu_ms_per_approve"].items())
         print(f"    statuses {run['statuses']}; CPU ms per approve: {cpu}")
+        if slow := run.get("slow_moments"):
+            print(
+                f"    over {slow['over_ms']:.0f} ms: {slow['requests_over']} requests in "
+                f"{slow['seconds_with_any']} seconds of the run; per second {slow['per_second']}"
+            )
     for row in results.get("pgbench", []):
         label = f"pgbench {row['mode']}"
         print(f"{label:<44} {'':>6} {row['latency_ms']:>8.2f} {'':>8} {'':>8} {row['tps']:>8.0f}")

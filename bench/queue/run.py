@@ -237,6 +237,7 @@ def http_phase(urls: Urls, args: argparse.Namespace) -> dict[str, Any]:
                     role: round(ms / max(run.ok, 1), 2) for role, ms in run.cpu_ms.items()
                 },
                 "latency": report.summary(run.latencies_ms),
+                **({"slow_moments": http_approve.slow_moments(run)} if run.offsets_s else {}),
                 "samples_ms": [round(v, 3) for v in run.latencies_ms],
             }
             for label, run in runs

@@ -67,7 +67,7 @@ def start_background_work(settings: Settings) -> RunningWorker | None:
     return start_worker(broker, threads=EMBEDDED_WORKER_THREADS)
 
 
-def _freeze_startup_objects() -> None:
+def freeze_startup_objects() -> None:
     """Move everything built at start-up (modules, the app, SQLAlchemy's mappers) out of
     the garbage collector's reach: full collections then scan only what requests
     create, instead of pausing every connection of the process for each collection."""
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         worker = start_background_work(settings)
         if settings.environment != "test":  # tests build many apps in one process
-            _freeze_startup_objects()
+            freeze_startup_objects()
         try:
             yield
         finally:

@@ -117,7 +117,7 @@ def run_worker(settings: Settings, *, threads: int, stop: threading.Event) -> No
     install_worker_poke(settings)  # its events reach live sockets without the poll
     running = start_worker(broker, threads=threads)
     # Start-up objects out of the collector's reach: shorter pauses in every step
-    # (the web processes do the same, see app._freeze_startup_objects).
+    # (the web processes do the same, see app.freeze_startup_objects).
     gc.collect()
     gc.freeze()
     try:
