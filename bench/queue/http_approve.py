@@ -195,6 +195,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     # Open loop only: when each answered request was due, in seconds from the start.
     offsets_s: list[float] = field(default_factory=list)
+    started_unix: float = 0.0  # wall clock at offset 0, to line up with other records
     statuses: Counter[str] = field(default_factory=Counter)
     cpu_busy_percent: float | None = None
     cpu_ms: dict[str, float] = field(default_factory=dict)
@@ -240,6 +241,7 @@ async def open_loop(
 
     cpu = meter()
     start = time.perf_counter()
+    result.started_unix = time.time()
     for index, job in enumerate(jobs[:count]):
         scheduled = start + index / rate
         delay = scheduled - time.perf_counter()
@@ -377,6 +379,7 @@ def slow_moments(result: LoadResult, over_ms: float = 50.0) -> dict[str, object]
     ranked = sorted(zip(result.latencies_ms, result.offsets_s, strict=True), reverse=True)
     return {
         "over_ms": over_ms,
+        "started_unix": round(result.started_unix, 3),
         "requests_over": sum(per_second.values()),
         "seconds_with_any": len(per_second),
         "per_second": {str(s): n for s, n in sorted(per_second.items())},

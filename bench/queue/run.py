@@ -180,8 +180,11 @@ async def _http_runs(urls: Urls, server: http_approve.Server, args: argparse.Nam
         drafts = await http_approve.pending_drafts(urls.owner, list(approvers), per_client)
         jobs = http_approve.interleave(approvers, drafts)
         print(f"  {len(approvers)} approvers in {sign_in_seconds:.1f} s, {len(jobs)} drafts")
-        warmup = await http_approve.closed_loop(
-            http, jobs, concurrency=4, seconds=WARMUP_SECONDS, meter=meter
+        # The warm-up is the measured load itself: at a lower concurrency the open
+        # loop's first seconds would open the rest of the HTTP and pool connections
+        # (cold PostgreSQL backends, statements not yet prepared) and measure that.
+        warmup = await http_approve.open_loop(
+            http, jobs, rate=args.approve_rate, seconds=WARMUP_SECONDS, meter=meter
         )
         jobs = jobs[warmup.requested :]
         opened = await http_approve.open_loop(

@@ -33,6 +33,7 @@ from sqlalchemy import MetaData, String, case, cast, event, false, func, text
 from sqlalchemy.engine import Connection, Result
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -435,23 +436,36 @@ async def adopt(session: AsyncSession, model: type[ModelT], values: Mapping[Any,
     return await session.merge(instance, load=False)
 
 
-def _write_scope_settings(connection: Connection, scope: Scope) -> None:
+def _write_scope_settings(connection: Connection, scope: Scope, *, local: bool = True) -> None:
     if connection.dialect.name != "postgresql":
         return
     connection.execute(
         text(
-            "SELECT set_config('app.agency_id', :agency, true),"
-            " set_config('app.user_id', :user, true),"
-            " set_config('app.member_agency_ids', :members, true),"
-            " set_config('app.system', :system, true)"
+            "SELECT set_config('app.agency_id', :agency, :local),"
+            " set_config('app.user_id', :user, :local),"
+            " set_config('app.member_agency_ids', :members, :local),"
+            " set_config('app.system', :system, :local)"
         ),
         {
             "agency": str(scope.agency_id or ""),
             "user": str(scope.user_id or ""),
             "members": ",".join(sorted(str(a) for a in scope.member_agency_ids)),
             "system": "on" if scope.system else "",
+            "local": local,
         },
     )
+
+
+async def write_connection_scope(
+    connection: AsyncConnection, scope: Scope, *, whole_session: bool = False
+) -> None:
+    """PostgreSQL's RLS settings for ``scope`` on a bare connection (no ORM session).
+
+    ``whole_session`` keeps them past the transaction, for a connection that lives
+    apart from the pool for its whole life (the live relay's): such a connection must
+    be invalidated, never returned, or the next borrower would inherit the scope.
+    """
+    await connection.run_sync(_write_scope_settings, scope, local=not whole_session)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from agencyhub.audit.models import Event
 from agencyhub.audit.record import on_events_committed, record_event
 from agencyhub.db import Database, Scope, transaction
 from agencyhub.live import rules
-from agencyhub.live.relay import Relay
+from agencyhub.live.relay import LEADER_LOCK, Relay
 from agencyhub.tenancy.models import Agency
 from tests.factories import make_agency
 
@@ -141,3 +142,49 @@ async def test_events_inside_a_rolled_back_savepoint_are_dropped(pg: Database) -
                 await _record(session, agency, "dropped")
                 raise RuntimeError("boom")
     assert set(await _ids_by_label(pg)) == {"kept"}
+
+
+async def test_the_leaders_connection_never_returns_to_the_pool_with_its_system_scope(
+    pg: Database,
+) -> None:
+    # Given a relay that leads, reading on its own connection under a session-wide
+    # system scope, and relays a committed event from there
+    agency = await make_agency(pg)
+    backend = MemoryChannelsBackend()
+    await backend.on_startup()
+    channel = rules.agency_channel(agency.id)
+    await backend.subscribe([channel])
+    relay = Relay(pg, backend, None, poll_seconds=0.05)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(10):
+            while not relay.leading:  # noqa: ASYNC110 - a plain flag, nothing to await
+                await asyncio.sleep(0.02)
+        await _commit_one(pg, agency, "while leading")
+        stream = backend.stream_events()
+        _, data = await asyncio.wait_for(anext(stream), 5)
+        relayed = rules.decode(data)
+        assert isinstance(relayed, rules.LiveEvent)
+        assert relayed.type == "test.happened"
+    finally:
+        # When its leadership ends
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await backend.on_shutdown()
+    # Then no pooled connection sees every tenant: each reads as the anonymous scope
+    connections = [await pg.engine.connect() for _ in range(3)]
+    try:
+        for connection in connections:
+            system = await connection.scalar(
+                text("SELECT coalesce(current_setting('app.system', true), '')")
+            )
+            assert system == ""
+            assert await connection.scalar(text("SELECT count(*) FROM events")) == 0
+    finally:
+        for connection in connections:
+            await connection.close()
+    # And the leader lock is free again
+    async with pg.engine.connect() as connection:
+        assert await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK})
+        await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK})

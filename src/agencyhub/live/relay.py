@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import structlog
 from litestar.channels.backends.base import ChannelsBackend
 from redis.asyncio import Redis
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agencyhub.approvals.models import Draft
 from agencyhub.audit.models import Event
-from agencyhub.db import Database, Scope
+from agencyhub.db import Database, Scope, write_connection_scope
 from agencyhub.live import rules, service
+from agencyhub.live.backend import WatchedRedisBackend
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,7 @@ class Relay:
         self.last_relayed = 0
         # Advisory locks are per database; the resume point must be too.
         self._last_key = f"{LAST_RELAYED_KEY}:{db.engine.url.database or 'default'}"
+        self._leader_connection: AsyncConnection | None = None
 
     def wake(self) -> None:
         """A commit wrote events (call on the relay's event loop)."""
@@ -97,16 +99,19 @@ class Relay:
             if not got:
                 yield False
                 return
-            self._leader_connection: AsyncConnection | None = connection
             try:
+                # The leader's own connection also reads: one statement per wake-up, no
+                # transaction and no scope round trips around it. Its system scope is
+                # session-wide, so it is never handed back to the pool: closing it on
+                # the way out also frees the lock.
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await write_connection_scope(connection, RELAY_SCOPE, whole_session=True)
+                self._leader_connection = connection
                 yield True
             finally:
                 self._leader_connection = None
                 with contextlib.suppress(Exception):
-                    await connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK}
-                    )
-                    await connection.commit()
+                    await connection.invalidate()
 
     async def _lead(self) -> None:
         self.last_relayed = await self._start_position()
@@ -126,10 +131,9 @@ class Relay:
                 checked = loop.time()
 
     async def _still_leader(self) -> None:
-        connection = getattr(self, "_leader_connection", None)
+        connection = self._leader_connection
         if connection is not None:  # raises if the connection (and the lock) is gone
             await connection.execute(text("SELECT 1"))
-            await connection.commit()
 
     async def _follow_reset(self) -> None:
         """Ids below the last relayed one mean the table was emptied (tests, restores)."""
@@ -155,42 +159,40 @@ class Relay:
     async def relay_once(self) -> int:
         """Publish the next batch of committed events; the number published."""
         events = await self._read_after(self.last_relayed)
-        for event in events:
-            await self._publish(event)
-            self.last_relayed = event.id
-        if events and self._redis is not None:
+        if not events:
+            return 0
+        await self._publish([(rules.agency_channel(e.agency_id), rules.encode(e)) for e in events])
+        self.last_relayed = events[-1].id
+        if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.set(self._last_key, self.last_relayed)
         return len(events)
 
-    async def _publish(self, event: rules.LiveEvent) -> None:
-        data = rules.encode(event)
-        channel = rules.agency_channel(event.agency_id)
+    async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
+        """All of a batch in order, in one round trip where the backend can; after a
+        failure the whole batch again (connections drop the ids they have sent)."""
         while True:
             try:
-                await self._backend.publish(data, [channel])
+                if isinstance(self._backend, WatchedRedisBackend):
+                    await self._backend.publish_many(messages)
+                else:
+                    for channel, data in messages:
+                        await self._backend.publish(data, [channel])
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("live.publish_failed", event_id=event.id)
+                log.exception("live.publish_failed", events=len(messages))
                 await asyncio.sleep(PUBLISH_RETRY_SECONDS)
 
     async def _read_after(self, last: int) -> list[rules.LiveEvent]:
-        async with self._db.sessions() as session, session.begin():
-            # Before the first statement: the after_begin hook writes it for RLS too.
-            session.info["scope"] = RELAY_SCOPE
-            rows = (
-                await session.execute(
-                    select(*service.EVENT_COLUMNS)
-                    .where(Event.id > last)
-                    .order_by(Event.id)
-                    .limit(BATCH)
-                )
-            ).all()
-            drafts = await _draft_facts(
-                session, [r.subject_id for r in rows if r.subject_type == "draft"]
-            )
+        params = {"last": last, "batch": BATCH}
+        if self._leader_connection is not None:
+            rows = (await self._leader_connection.execute(_READ_AFTER, params)).all()
+        else:  # not leading (tests call relay_once directly) or SQLite
+            async with self._db.engine.connect() as connection:
+                await write_connection_scope(connection, RELAY_SCOPE)
+                rows = (await connection.execute(_READ_AFTER, params)).all()
         return [
             rules.live_event(
                 id=r.id,
@@ -201,28 +203,25 @@ class Relay:
                 subject_id=r.subject_id,
                 payload=r.payload or {},
                 at=r.created_at,
-                draft=drafts.get(r.subject_id) if r.subject_id else None,
+                draft=_draft_facts(r.severity, r.sla_due_at) if r.severity else None,
             )
             for r in rows
         ]
 
 
-async def _draft_facts(
-    session: Any, draft_ids: Sequence[uuid.UUID | None]
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """The current severity and SLA due time of the drafts the events are about."""
-    ids = sorted({d for d in draft_ids if d is not None})
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Draft.id, Draft.severity, Draft.sla_due_at).where(Draft.id.in_(ids))
-    )
+# The next events after :last with the current severity and SLA due time of the draft
+# each is about: one statement, no ORM, every tenant (the relay's system scope).
+_READ_AFTER = (
+    select(*service.EVENT_COLUMNS, Draft.severity, Draft.sla_due_at)
+    .outerjoin(Draft, and_(Event.subject_type == "draft", Draft.id == Event.subject_id))
+    .where(Event.id > bindparam("last"))
+    .order_by(Event.id)
+    .limit(bindparam("batch"))
+)
+
+
+def _draft_facts(severity: str, sla_due_at: datetime | None) -> dict[str, Any]:
     return {
-        row.id: {
-            "severity": row.severity,
-            "slaDueAt": row.sla_due_at.isoformat().replace("+00:00", "Z")
-            if row.sla_due_at
-            else None,
-        }
-        for row in rows
+        "severity": severity,
+        "slaDueAt": sla_due_at.isoformat().replace("+00:00", "Z") if sla_due_at else None,
     }
