@@ -3,15 +3,14 @@
 Event ids are handed out in **commit order**, so a reader that has seen id N never
 later finds a committed id below N (the live feed resumes by id and relies on it).
 A plain sequence gives ids in insert order, and a transaction holding id 41 may commit
-after the one holding id 42. So events are kept aside until the transaction commits;
-then, on PostgreSQL, one transaction-level advisory lock is taken, the events are
-inserted and the transaction commits, and the lock is released only after the commit
-is visible. The lock is held for that last round trip or two (~1 ms), never for a
-whole request. SQLite serialises writers already.
+after the one holding id 42. On PostgreSQL a deferred trigger (migration 0008) gives
+each new event its final id while the transaction commits, under an advisory lock that
+is released only after the commit is visible; the lock is never held across a round
+trip to the application, which under load made a convoy of waiting commits. SQLite
+serialises writers already.
 
-The events go in as one Core ``INSERT`` (one row or many), and on PostgreSQL the same
-statement takes the lock first (a materialised CTE the insert selects from), so the
-commit costs no extra round trip for it.
+The events are kept aside until the transaction commits and then go in as one Core
+``INSERT`` (one row or many), right before COMMIT.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, func, insert, select, text
+from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
@@ -32,9 +30,8 @@ from agencyhub.db import TenantSession, after_commit, rls_connection, utcnow
 
 log = structlog.get_logger(__name__)
 
-COMMIT_ORDER_LOCK = 0x41484576  # "AHEv": serialises the event inserts of committing transactions
 _PENDING = "audit.pending_events"
-_LOCKED = "audit.commit_order_locked"
+_ADDED = "audit.events_added_by_hand"
 
 _committed_listeners: list[Callable[[], None]] = []
 
@@ -88,51 +85,7 @@ async def record_event(
 
 
 _events: Table = Event.__table__  # type: ignore[assignment]
-_COLUMNS = (
-    "agency_id",
-    "client_id",
-    "type",
-    "actor_user_id",
-    "actor_kind",
-    "subject_type",
-    "subject_id",
-    "payload",
-    "request_id",
-    "created_at",
-)
 _INSERT = insert(_events)
-# The lock, then the rows: the rows are selected from the lock's (materialised) result,
-# so every id (the column default, evaluated per inserted row) is drawn under the lock.
-_COMMIT_ORDER_CTE = (
-    select(func.pg_advisory_xact_lock(COMMIT_ORDER_LOCK).label("locked"))
-    .cte("commit_order")
-    .prefix_with("MATERIALIZED")
-)
-_LOCK_AND_INSERT = _INSERT.from_select(
-    list(_COLUMNS),
-    select(*(bindparam(name, type_=_events.c[name].type) for name in _COLUMNS)).select_from(
-        _COMMIT_ORDER_CTE
-    ),
-)
-
-
-def _take_commit_order_lock(session: Session) -> None:
-    """Once per transaction, right before its events are inserted."""
-    if _holds_lock(session):
-        return
-    connection: Connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_ORDER_LOCK})
-    _locked(session)
-
-
-def _holds_lock(session: Session) -> bool:
-    return session.info.get(_LOCKED) is session.get_transaction()
-
-
-def _locked(session: Session) -> None:
-    session.info[_LOCKED] = session.get_transaction()
-    after_commit(session, _notify_committed)
 
 
 @sa_event.listens_for(TenantSession, "before_commit")
@@ -145,29 +98,40 @@ def _insert_pending_events(session: Session) -> None:
     session.flush()  # first the rows the events refer to (a new agency, client, user)
     now = utcnow()
     rows = [{**row, "created_at": now} for _savepoint, row in pending]
-    connection = rls_connection(session)
-    if connection.dialect.name == "postgresql" and not _holds_lock(session):
-        connection.execute(_LOCK_AND_INSERT, rows)
-        _locked(session)
-    else:
-        _take_commit_order_lock(session)  # taken already on PostgreSQL; none on SQLite
-        connection.execute(_INSERT, rows)
+    rls_connection(session).execute(_INSERT, rows)
+    after_commit(session, _notify_committed)
 
 
 @sa_event.listens_for(TenantSession, "before_flush")
-def _lock_before_direct_inserts(
-    session: Session, _context: UOWTransaction, _instances: object
-) -> None:
-    """An Event added to the session by hand takes the same lock before its INSERT."""
-    if any(isinstance(obj, Event) for obj in session.new):
-        _take_commit_order_lock(session)
+def _notice_direct_inserts(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    """An Event added to the session by hand pokes the live feed too (a second poke in
+    one transaction costs nothing: pokes coalesce)."""
+    added = [obj for obj in session.new if isinstance(obj, Event)]
+    if added:
+        session.info.setdefault(_ADDED, []).extend(added)
+        after_commit(session, _notify_committed)
+
+
+@sa_event.listens_for(TenantSession, "after_commit")
+def _forget_direct_inserts(session: Session) -> None:
+    """On PostgreSQL such an Event's id was provisional (the final one is drawn inside
+    COMMIT): it leaves the session expired, so reading it fails instead of lying."""
+    if session.in_nested_transaction():
+        return
+    added = session.info.pop(_ADDED, [])
+    if not added or session.get_bind().dialect.name != "postgresql":
+        return
+    for obj in added:
+        if obj in session:
+            session.expire(obj)
+            session.expunge(obj)
 
 
 @sa_event.listens_for(TenantSession, "after_soft_rollback")
 def _drop_pending_events(session: Session, previous_transaction: SessionTransaction) -> None:
     if not previous_transaction.nested:
         session.info.pop(_PENDING, None)
-        session.info.pop(_LOCKED, None)
+        session.info.pop(_ADDED, None)
         return
     pending = session.info.get(_PENDING)
     if pending:
@@ -176,12 +140,6 @@ def _drop_pending_events(session: Session, previous_transaction: SessionTransact
             for savepoint, row in pending
             if not _inside(savepoint, previous_transaction)
         ]
-
-
-@sa_event.listens_for(TenantSession, "after_commit")
-def _forget_lock(session: Session) -> None:
-    if not session.in_nested_transaction():
-        session.info.pop(_LOCKED, None)
 
 
 def _inside(savepoint: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
