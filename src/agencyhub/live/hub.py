@@ -184,6 +184,8 @@ class LiveHub:
         self._decoded: OrderedDict[bytes, tuple[rules.Published, str]] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poke_pending = False
+        self._publishing_poke = False
+        self._poke_again = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.epoch = 0
         """Bumped whenever this process may have missed published messages."""
@@ -243,15 +245,31 @@ class LiveHub:
         if self.relay.leading or self.redis is None:
             self.relay.wake()
             return
-        task = asyncio.create_task(self._publish_poke())
+        if self._publishing_poke:
+            # One publish at a time: commits during it make one more, not one each (at
+            # hundreds of commits a second they would pile up as tasks and connections).
+            self._poke_again = True
+            return
+        self._publishing_poke = True
+        task = asyncio.create_task(self._publish_pokes())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _publish_poke(self) -> None:
+    async def _publish_pokes(self) -> None:
+        """Publish until no commit came in meanwhile: the last publish always follows
+        the last commit it announces."""
         try:
-            await self.backend.publish(b"1", [self._poke_channel])
-        except Exception:  # the relay's poll picks the events up a moment later
-            log.warning("live.poke_failed", exc_info=True)
+            while True:
+                self._poke_again = False
+                try:
+                    await self.backend.publish(b"1", [self._poke_channel])
+                except Exception:  # the relay's poll picks the events up a moment later
+                    log.warning("live.poke_failed", exc_info=True)
+                    return
+                if not self._poke_again:
+                    return
+        finally:
+            self._publishing_poke = False
 
     async def _on_poke(self, _data: bytes) -> None:
         if self.relay.leading:
