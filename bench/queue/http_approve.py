@@ -196,6 +196,8 @@ class LoadResult:
     # Open loop only: when each answered request was due, in seconds from the start.
     offsets_s: list[float] = field(default_factory=list)
     started_unix: float = 0.0  # wall clock at offset 0, to line up with other records
+    # Open loop only: how late the load generator itself started each request.
+    late_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     cpu_busy_percent: float | None = None
     cpu_ms: dict[str, float] = field(default_factory=dict)
@@ -234,6 +236,7 @@ async def open_loop(
     in_flight: set[asyncio.Task[None]] = set()
 
     async def fire(job: Job, scheduled: float) -> None:
+        result.late_ms.append((time.perf_counter() - scheduled) * 1000)
         status = await _approve(http, job)
         result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
         result.offsets_s.append(scheduled - start)
@@ -384,6 +387,9 @@ def slow_moments(result: LoadResult, over_ms: float = 50.0) -> dict[str, object]
         "seconds_with_any": len(per_second),
         "per_second": {str(s): n for s, n in sorted(per_second.items())},
         "worst": [{"at_s": round(at, 3), "ms": round(ms, 1)} for ms, at in ranked[:10]],
+        # Over 10 ms late at the start is the load generator's delay, not the server's.
+        "started_late_over_10ms": sum(1 for ms in result.late_ms if ms > 10),
+        "started_late_max_ms": round(max(result.late_ms, default=0.0), 1),
     }
 
 

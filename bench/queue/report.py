@@ -153,6 +153,10 @@ def print_table(results: dict[str, Any]) -> None:
                 f"    over {slow['over_ms']:.0f} ms: {slow['requests_over']} requests in "
                 f"{slow['seconds_with_any']} seconds of the run; per second {slow['per_second']}"
             )
+            print(
+                f"    load generator started {slow['started_late_over_10ms']} requests over "
+                f"10 ms late (latest {slow['started_late_max_ms']} ms)"
+            )
     for row in results.get("pgbench", []):
         label = f"pgbench {row['mode']}"
         print(f"{label:<44} {'':>6} {row['latency_ms']:>8.2f} {'':>8} {'':>8} {row['tps']:>8.0f}")

@@ -42,6 +42,8 @@ LEADER_RETRY_SECONDS = 2.0
 POLL_SECONDS = 0.5
 """Safety net: new events are looked for this often even without a poke (default)."""
 LEADER_CHECK_SECONDS = 5.0
+MIN_READ_INTERVAL_SECONDS = 0.01
+"""Reads at most this often: under load many commits share one read (and publish)."""
 BATCH = 500
 PUBLISH_RETRY_SECONDS = 0.5
 LAST_RELAYED_KEY = "agencyhub:live:last_relayed"
@@ -118,11 +120,16 @@ class Relay:
         self.leading = True
         log.info("live.relay_leading", reason=RELAY_SCOPE.system, after_id=self.last_relayed)
         loop = asyncio.get_running_loop()
-        checked = loop.time()
+        checked = read = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+            # A wake-up right after a read waits out the rest of the interval, so a
+            # burst of commits is read together; a quiet feed's first event goes at once.
+            if (since := loop.time() - read) < MIN_READ_INTERVAL_SECONDS:
+                await asyncio.sleep(MIN_READ_INTERVAL_SECONDS - since)
             self._wake.clear()
+            read = loop.time()
             while await self.relay_once() == BATCH:
                 pass
             if loop.time() - checked > LEADER_CHECK_SECONDS:
