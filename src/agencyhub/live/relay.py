@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Any
 
 import structlog
 from litestar.channels.backends.base import ChannelsBackend
@@ -210,7 +208,7 @@ class Relay:
                 subject_id=r.subject_id,
                 payload=r.payload or {},
                 at=r.created_at,
-                draft=_draft_facts(r.severity, r.sla_due_at) if r.severity else None,
+                draft=rules.draft_facts(r.severity, r.sla_due_at) if r.severity else None,
             )
             for r in rows
         ]
@@ -225,10 +223,3 @@ _READ_AFTER = (
     .order_by(Event.id)
     .limit(bindparam("batch"))
 )
-
-
-def _draft_facts(severity: str, sla_due_at: datetime | None) -> dict[str, Any]:
-    return {
-        "severity": severity,
-        "slaDueAt": sla_due_at.isoformat().replace("+00:00", "Z") if sla_due_at else None,
-    }

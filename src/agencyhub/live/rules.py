@@ -281,6 +281,12 @@ def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def draft_facts(severity: str, sla_due_at: datetime | None) -> dict[str, Any]:
+    """A draft event's ``draft`` for :func:`live_event`: its current severity and SLA
+    due time."""
+    return {"severity": severity, "slaDueAt": _iso(sla_due_at) if sla_due_at else None}
+
+
 # --- handshake ------------------------------------------------------------------------
 
 
