@@ -61,7 +61,7 @@ class WatchedRedisBackend(ChannelsBackend):
     async def on_shutdown(self) -> None:
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
         with contextlib.suppress(Exception):
             await self._subscriber.aclose()
 
@@ -139,7 +139,7 @@ class WatchedRedisBackend(ChannelsBackend):
         """A fresh connection subscribed to every wanted channel; False after a pause."""
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
         self._pubsub = self._subscriber.pubsub()
         try:
             done: set[str] = set()
