@@ -24,10 +24,9 @@ from collections.abc import AsyncIterator
 import structlog
 from litestar.channels.backends.base import ChannelsBackend
 from redis.asyncio import Redis
-from sqlalchemy import and_, bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agencyhub.approvals.models import Draft
 from agencyhub.audit.models import Event
 from agencyhub.db import Database, Scope, write_connection_scope
 from agencyhub.live import rules, service
@@ -198,28 +197,9 @@ class Relay:
             async with self._db.engine.connect() as connection:
                 await write_connection_scope(connection, RELAY_SCOPE)
                 rows = (await connection.execute(_READ_AFTER, params)).all()
-        return [
-            rules.live_event(
-                id=r.id,
-                type=r.type,
-                agency_id=r.agency_id,
-                client_id=r.client_id,
-                subject_type=r.subject_type,
-                subject_id=r.subject_id,
-                payload=r.payload or {},
-                at=r.created_at,
-                draft=rules.draft_facts(r.severity, r.sla_due_at) if r.severity else None,
-            )
-            for r in rows
-        ]
+        return [service.live_event_of(row) for row in rows]
 
 
-# The next events after :last with the current severity and SLA due time of the draft
-# each is about: one statement, no ORM, every tenant (the relay's system scope).
-_READ_AFTER = (
-    select(*service.EVENT_COLUMNS, Draft.severity, Draft.sla_due_at)
-    .outerjoin(Draft, and_(Event.subject_type == "draft", Draft.id == Event.subject_id))
-    .where(Event.id > bindparam("last"))
-    .order_by(Event.id)
-    .limit(bindparam("batch"))
-)
+# The next events after :last, built as a replay builds them: one statement, no ORM,
+# every tenant (the relay's system scope).
+_READ_AFTER = service.select_events().where(Event.id > bindparam("last")).limit(bindparam("batch"))

@@ -7,12 +7,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import Row, Select, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from agencyhub.approvals.models import Draft
 from agencyhub.approvals.service import get_draft_for
 from agencyhub.audit.models import Event
 from agencyhub.audit.rules import INTERNAL_FLAG
@@ -69,8 +71,36 @@ EVENT_COLUMNS = (
     Event.subject_id,
     Event.payload,
     Event.created_at,
+    Draft.severity,
+    Draft.sla_due_at,
 )
-"""What a live event is built from, live (the relay) and on replay alike."""
+"""What a live event is built from, live (the relay) and on replay alike: the event row
+and, for a draft event, the draft's current severity and SLA due time."""
+
+
+def select_events() -> Select[Any]:
+    """Events with the facts :func:`live_event_of` needs, oldest first; the caller adds
+    its window. The one query shape behind both the relay and a replay."""
+    return (
+        select(*EVENT_COLUMNS)
+        .outerjoin(Draft, and_(Event.subject_type == "draft", Draft.id == Event.subject_id))
+        .order_by(Event.id)
+    )
+
+
+def live_event_of(row: Row[Any]) -> rules.LiveEvent:
+    """The one builder of a live event from a row of :func:`select_events`."""
+    return rules.live_event(
+        id=row.id,
+        type=row.type,
+        agency_id=row.agency_id,
+        client_id=row.client_id,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        payload=row.payload or {},
+        at=row.created_at,
+        draft=rules.draft_facts(row.severity, row.sla_due_at) if row.severity else None,
+    )
 
 
 async def missed_events(
@@ -78,27 +108,10 @@ async def missed_events(
 ) -> list[rules.LiveEvent]:
     """Events ``after < id <= upto`` the actor may receive, oldest first, at most
     ``limit``. SQL narrows by visibility; :func:`rules.may_receive` decides."""
-    rows = (
-        await session.execute(
-            select(*EVENT_COLUMNS)
-            .where(Event.id > after, Event.id <= upto, _visible_to(actor))
-            .order_by(Event.id)
-            .limit(limit)
-        )
-    ).all()
-    return [
-        rules.live_event(
-            id=r.id,
-            type=r.type,
-            agency_id=r.agency_id,
-            client_id=r.client_id,
-            subject_type=r.subject_type,
-            subject_id=r.subject_id,
-            payload=r.payload or {},
-            at=r.created_at,
-        )
-        for r in rows
-    ]
+    statement = (
+        select_events().where(Event.id > after, Event.id <= upto, _visible_to(actor)).limit(limit)
+    )
+    return [live_event_of(row) for row in (await session.execute(statement)).all()]
 
 
 def _visible_to(actor: Actor) -> ColumnElement[bool]:
