@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from agencyhub.db import Database, Scope, transaction
-from agencyhub.tenancy.models import Agency, Client, Membership, User
+from agencyhub.tenancy.models import Agency, Client, ClientAssignment, Membership, User
 from agencyhub.tenancy.secrets import Passwords
 
 PASSWORD = "correct horse battery"
@@ -73,7 +73,8 @@ CLIENT_ROLE_KEYS = ("client_admin", "approver", "executive", "viewer")
 
 async def make_world(db: Database, passwords: Passwords) -> World:
     """Agencies "a" and "b"; clients a1, a2 (in a) and b1 (in b); people like "a.owner",
-    "a1.approver", "b.owner", "b1.approver"."""
+    "a1.approver", "b.owner", "b1.approver". Each agency's editor is assigned to its
+    first client only (a1, b1): a.editor does not see a2."""
     world = World()
     for agency_key, client_keys in (("a", ("a1", "a2")), ("b", ("b1",))):
         agency = await make_agency(db, f"agency-{agency_key}-{next(_counter)}")
@@ -91,4 +92,18 @@ async def make_world(db: Database, passwords: Passwords) -> World:
                 user = await make_user(db, passwords, f"{key}.{next(_counter)}@example.com")
                 world.users[key] = user
                 world.memberships[key] = await grant(db, user, agency, role, client)
+        await assign(db, world.memberships[f"{agency_key}.editor"], world.clients[client_keys[0]])
     return world
+
+
+async def assign(db: Database, editor: Membership, client: Client) -> ClientAssignment:
+    """Assign an agency editor's membership to a client of the same agency."""
+    async with transaction(db.sessions, Scope.for_system("tests.factory")) as session:
+        assignment = ClientAssignment(
+            agency_id=editor.agency_id,
+            client_id=client.id,
+            membership_id=editor.id,
+            user_id=editor.user_id,
+        )
+        session.add(assignment)
+    return assignment

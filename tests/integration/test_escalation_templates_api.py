@@ -110,7 +110,7 @@ async def test_bad_templates_name_the_field_and_write_nothing(client, world, dat
 async def test_names_are_unique_per_client(client, world, database):
     await propose(client, world)
     before = await counts(database)
-    editor = await sign_in(client, world.users["a.editor"].email)
+    editor = await sign_in(client, world.users["a.admin"].email)  # sees a1 and a2
     taken = await editor.post(
         templates_path(world), json={"name": "Holding statement", "body": "Anders."}
     )

@@ -35,7 +35,10 @@ async def test_presence_marks_are_listed_and_tenant_isolated(
     listed = await staff.get(f"/api/v1/clients/{a1}/presence", params={"draftId": draft["id"]})
     assert listed.status_code == 200
     assert [m["userId"] for m in listed.json()["items"]] == [str(world.user_id("a1.approver"))]
-    assert (await staff.get(f"/api/v1/clients/{a2}/presence")).json()["items"] == []
+    # a.editor is assigned to a1 only: a2 is another client to them.
+    assert (await staff.get(f"/api/v1/clients/{a2}/presence")).status_code == 404
+    owner = await sign_in(pg_client, world.users["a.owner"].email)
+    assert (await owner.get(f"/api/v1/clients/{a2}/presence")).json()["items"] == []
 
     # And another tenant, or another client's person, gets 404 for both endpoints
     for key in ("b.owner", "a2.approver"):

@@ -20,7 +20,7 @@ from agencyhub.escalation.models import (
     SlaPolicyRecord,
     StatementTemplate,
 )
-from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
+from agencyhub.tenancy.models import Agency, Client, ClientAssignment, Invitation, Membership, User
 from agencyhub.tenancy.secrets import Passwords, token_digest
 from agencyhub.tenancy.tenantfile import (
     TenantFileConflict,
@@ -44,6 +44,7 @@ MODELS = {
     "statement_templates": StatementTemplate,
     "emergency_plans": EmergencyPlanRecord,
     "rotas": RotaRecord,
+    "client_assignments": ClientAssignment,
     "events": Event,
 }
 
@@ -132,13 +133,14 @@ async def test_applying_the_demo_files_creates_the_demo_tenants(
     assert {k: v for k, v in numbers.items() if k != "events"} == {
         "agencies": 2,
         "clients": 3,
-        "users": 10,
-        "memberships": 10,
+        "users": 11,
+        "memberships": 11,
         "invitations": 0,
         "sla_policies": 1,
         "statement_templates": 1,
         "emergency_plans": 1,
         "rotas": 1,
+        "client_assignments": 2,
     }
     deputy = await user(database, "vertretung@sonnenschein.example")
     assert passwords.verify(deputy.password_hash, "demo")
@@ -162,6 +164,7 @@ async def test_applying_the_demo_files_creates_the_demo_tenants(
         "user.created",
         "user.password_set",
         "membership.created",
+        "assignment.created",
         "sla_policy.updated",
         "template.proposed",
         "template.approved",
@@ -335,6 +338,7 @@ async def test_a_template_without_approver_is_only_proposed_and_keeps_an_app_app
     text = NORDLICHT.read_text(encoding="utf-8")
     text = text.replace('approved_by = "chefin@sonnenschein.example"\n', "")
     text = text.split("# Who hears about an item")[0]  # a plan would need the approval
+    text = text.replace('clients = ["stadtwerke-musterstadt"]\n', "")  # cut off above
     text += '\n[[clients.templates]]\nname = "Geschlossen"\nbody = "Heute geschlossen."\n'
     proposed = write(tmp_path, "nordlicht.toml", text)
 
@@ -529,7 +533,7 @@ async def test_export_round_trips_through_an_empty_database(
     path = write(tmp_path, "nordlicht.toml", exported)
     report = await apply_files(database, passwords, [path])
 
-    assert len(report.invitations) == 8  # nobody has a password in the new database
+    assert len(report.invitations) == 9  # nobody has a password in the new database
     assert await export_agency(database, "nordlicht") == exported
 
 
@@ -549,6 +553,7 @@ async def test_export_is_sorted_and_leaves_out_archived_clients(
     assert emails == [
         "owner@nordlicht.example",
         "editor@nordlicht.example",
+        "redaktion@nordlicht.example",
         "admin@sonnenschein.example",
         "freigabe@sonnenschein.example",
         "vertretung@sonnenschein.example",

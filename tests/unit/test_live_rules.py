@@ -49,7 +49,12 @@ def event(
     )
 
 
-STAFF = actor((AGENCY, None, "editor"))
+STAFF = actor((AGENCY, None, "admin"))
+ASSIGNED_EDITOR = Actor(
+    user_id=uuid.uuid4(),
+    grants=(Grant(uuid.uuid4(), AGENCY, None, "editor", frozenset({CLIENT})),),
+)
+UNASSIGNED_EDITOR = actor((AGENCY, None, "editor"))
 APPROVER = actor((AGENCY, CLIENT, "approver"))
 OTHER_CLIENT_APPROVER = actor((AGENCY, OTHER_CLIENT, "approver"))
 OTHER_AGENCY_OWNER = actor((OTHER_AGENCY, None, "owner"))
@@ -59,6 +64,16 @@ def test_agency_staff_receive_every_event_of_their_agency_internal_included() ->
     assert rules.may_receive(STAFF, event())
     assert rules.may_receive(STAFF, event(internal=True))
     assert rules.may_receive(STAFF, event(client=None))
+
+
+def test_an_editor_receives_the_assigned_clients_and_agency_wide_events_only() -> None:
+    assert rules.may_receive(ASSIGNED_EDITOR, event())
+    assert rules.may_receive(ASSIGNED_EDITOR, event(internal=True))
+    assert rules.may_receive(ASSIGNED_EDITOR, event(client=None))
+    assert not rules.may_receive(ASSIGNED_EDITOR, event(client=OTHER_CLIENT))
+    assert not rules.may_receive(ASSIGNED_EDITOR, event(client=OTHER_CLIENT, internal=True))
+    assert not rules.may_receive(UNASSIGNED_EDITOR, event())
+    assert rules.may_receive(UNASSIGNED_EDITOR, event(client=None))
 
 
 def test_client_people_receive_their_clients_shared_events_only() -> None:
@@ -105,6 +120,8 @@ def test_presence_goes_to_everyone_who_sees_the_client() -> None:
         expires_at=NOW,
     )
     assert rules.may_receive(STAFF, mark)
+    assert rules.may_receive(ASSIGNED_EDITOR, mark)
+    assert not rules.may_receive(UNASSIGNED_EDITOR, mark)
     assert rules.may_receive(APPROVER, mark)
     assert not rules.may_receive(OTHER_CLIENT_APPROVER, mark)
     assert not rules.may_receive(OTHER_AGENCY_OWNER, mark)

@@ -43,12 +43,63 @@ def client_person(role: str, client: uuid.UUID = CLIENT) -> Actor:
     return actor_with((AGENCY, client, role))
 
 
-@pytest.mark.parametrize("role", sorted(AGENCY_ROLES))
-def test_agency_staff_see_every_client_of_their_agency_only(role: str) -> None:
+def editor_assigned_to(*clients: uuid.UUID) -> Actor:
+    grant = Grant(uuid.uuid4(), AGENCY, None, Role.EDITOR, frozenset(clients))
+    return Actor(user_id=uuid.uuid4(), grants=(grant,))
+
+
+@pytest.mark.parametrize("role", sorted(rules.AGENCY_MANAGERS))
+def test_agency_managers_see_every_client_of_their_agency_only(role: str) -> None:
     actor = agency_staff(role)
     assert rules.can_view_client(actor, AGENCY, CLIENT)
     assert rules.can_view_client(actor, AGENCY, OTHER_CLIENT)
     assert not rules.can_view_client(actor, OTHER_AGENCY, CLIENT)
+    assert rules.sees_every_client(actor, AGENCY)
+
+
+def test_an_editor_sees_and_acts_for_the_assigned_clients_only() -> None:
+    actor = editor_assigned_to(CLIENT)
+    assert rules.can_view_agency(actor, AGENCY)
+    assert rules.can_view_client(actor, AGENCY, CLIENT)
+    assert rules.role_at_client(actor, AGENCY, CLIENT) == Role.EDITOR
+    assert not rules.can_view_client(actor, AGENCY, OTHER_CLIENT)
+    assert rules.role_at_client(actor, AGENCY, OTHER_CLIENT) is None
+    assert not rules.sees_every_client(actor, AGENCY)
+
+
+def test_an_unassigned_editor_sees_the_agency_but_no_client() -> None:
+    actor = agency_staff(Role.EDITOR)
+    assert rules.can_view_agency(actor, AGENCY)
+    assert not rules.can_view_client(actor, AGENCY, CLIENT)
+    assert not rules.can_assign_editors(actor, AGENCY)
+
+
+def test_an_assignment_in_one_agency_reaches_no_client_of_another() -> None:
+    grant = Grant(uuid.uuid4(), OTHER_AGENCY, None, Role.EDITOR, frozenset({CLIENT}))
+    actor = Actor(user_id=uuid.uuid4(), grants=(grant,))
+    assert not rules.can_view_client(actor, AGENCY, CLIENT)
+
+
+@given(
+    role=st.sampled_from(sorted(AGENCY_ROLES)),
+    assigned=st.frozensets(st.sampled_from([CLIENT, OTHER_CLIENT])),
+    client=st.sampled_from([CLIENT, OTHER_CLIENT]),
+)
+def test_an_agency_role_reaches_a_client_exactly_when_managing_or_assigned(
+    role: str, assigned: frozenset[uuid.UUID], client: uuid.UUID
+) -> None:
+    grant = Grant(uuid.uuid4(), AGENCY, None, role, assigned)
+    actor = Actor(user_id=uuid.uuid4(), grants=(grant,))
+    expected = role in rules.AGENCY_MANAGERS or client in assigned
+    assert rules.can_view_client(actor, AGENCY, client) is expected
+    assert (rules.role_at_client(actor, AGENCY, client) == role) is expected
+
+
+def test_only_editors_are_assignable() -> None:
+    assert rules.is_assignable(Role.EDITOR, None)
+    assert not rules.is_assignable(Role.ADMIN, None)
+    assert not rules.is_assignable(Role.OWNER, None)
+    assert not rules.is_assignable(Role.APPROVER, CLIENT)
 
 
 @pytest.mark.parametrize("role", sorted(CLIENT_ROLES))

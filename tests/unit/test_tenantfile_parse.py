@@ -174,9 +174,10 @@ def test_the_demo_tenants_are_the_documented_ones() -> None:
     specs = {spec.agency.slug: spec for spec in load_tenant_files(DEMO_FILES)}
     nordlicht, wellenreiter = specs["nordlicht"], specs["wellenreiter"]
     assert nordlicht.demo_password == wellenreiter.demo_password == "demo"
-    assert [(p.email, p.role) for p in nordlicht.people] == [
-        ("owner@nordlicht.example", "owner"),
-        ("editor@nordlicht.example", "editor"),
+    assert [(p.email, p.role, p.clients) for p in nordlicht.people] == [
+        ("owner@nordlicht.example", "owner", ()),
+        ("editor@nordlicht.example", "editor", ("baeckerei-sonnenschein",)),
+        ("redaktion@nordlicht.example", "editor", ("stadtwerke-musterstadt",)),
     ]
     clients = {client.slug: client for client in nordlicht.clients}
     assert {(p.email, p.role) for p in clients["baeckerei-sonnenschein"].people} == {
@@ -937,3 +938,51 @@ def test_rendering_parses_back_to_the_same_spec(path: Path) -> None:
 @given(st.text())
 def test_toml_strings_survive_any_text(value: str) -> None:
     assert tomllib.loads(f"key = {toml_string(value)}")["key"] == value
+
+
+# --- editors' client assignments ------------------------------------------------------
+
+ASSIGNMENTS = """\
+[agency]
+slug = "nordlicht"
+name = "Nordlicht Digital"
+
+[[people]]
+email = "owner@nordlicht.example"
+role = "owner"
+clients = ["baeckerei"]
+
+[[people]]
+email = "editor@nordlicht.example"
+role = "editor"
+clients = ["baeckerei", "nirgendwo", "baeckerei"]
+
+[[clients]]
+slug = "baeckerei"
+name = "Bäckerei"
+timezone = "Europe/Berlin"
+
+[[clients.people]]
+email = "freigabe@baeckerei.example"
+role = "approver"
+clients = ["baeckerei"]
+"""
+
+
+def test_an_editor_names_the_clients_they_work_for() -> None:
+    text = ASSIGNMENTS.replace(
+        'clients = ["baeckerei", "nirgendwo", "baeckerei"]', 'clients = ["baeckerei"]'
+    )
+    text = text.replace('role = "owner"\nclients = ["baeckerei"]\n', 'role = "owner"\n')
+    text = text.replace('role = "approver"\nclients = ["baeckerei"]\n', 'role = "approver"\n')
+    spec = parsed(text)
+    assert [(p.role, p.clients) for p in spec.people] == [("owner", ()), ("editor", ("baeckerei",))]
+
+
+def test_assignments_only_for_editors_and_only_the_files_clients() -> None:
+    assert problems_of(ASSIGNMENTS) == [
+        (8, "people[0].clients: only editors are assigned to clients; an owner sees every client"),
+        (13, 'people[1].clients: "nirgendwo" is not one of baeckerei'),
+        (13, "people[1].clients: names a client twice"),
+        (23, "clients[0].people[0].clients: unknown key; expected email, locale, name, role"),
+    ]

@@ -417,7 +417,8 @@ async def _take(session: AsyncSession, actor: Actor, draft: Draft, step: Step) -
 # executive or two approvers; agency roles never decide.
 
 NORA = "owner@nordlicht.example"  # agency owner: connects channels
-JONAS = "editor@nordlicht.example"  # agency editor: writes most drafts
+JONAS = "editor@nordlicht.example"  # agency editor for the bakery: writes its drafts
+LEA = "redaktion@nordlicht.example"  # agency editor for the municipal utility
 SABINE = "freigabe@sonnenschein.example"  # approver
 TOBIAS = "vertretung@sonnenschein.example"  # deputy approver
 MONIKA = "chefin@sonnenschein.example"  # executive, the bakery's owner
@@ -660,7 +661,7 @@ _STADTWERKE = ClientSeed(
     agency="nordlicht",
     client="stadtwerke-musterstadt",
     connects_channels=NORA,
-    records_inbound=JONAS,
+    records_inbound=LEA,
     channels=(
         ChannelSeed("x", "@stadtwerke_ms", "Stadtwerke Musterstadt"),
         ChannelSeed("facebook", "StadtwerkeMusterstadt", "Stadtwerke Musterstadt"),
@@ -719,7 +720,7 @@ _STADTWERKE = ClientSeed(
     ),
     drafts=(
         DraftSeed(
-            by=JONAS,
+            by=LEA,
             title="Antwort: Stromausfall Weststadt",
             answers="stromausfall",
             body="Wir wissen vom Stromausfall in der Weststadt, ein Defekt im Umspannwerk "
@@ -728,7 +729,7 @@ _STADTWERKE = ClientSeed(
             rationale="Krisenfall: Ursache bestätigen, Hilfe bei Lebensgefahr nennen, auf die "
             "Störungsseite verweisen. Keine Uhrzeit versprechen.",
             story=(
-                Submit(JONAS),
+                Submit(LEA),
                 Remark(
                     NORA,
                     "Netzleitstelle bestätigt: Umspannwerk West, Prognose unsicher. Bitte "
@@ -743,7 +744,7 @@ _STADTWERKE = ClientSeed(
             ),
         ),
         DraftSeed(
-            by=JONAS,
+            by=LEA,
             title="Stellungnahme zum Stromausfall",
             channel="StadtwerkeMusterstadt",
             body="Stromausfall in der Weststadt: Seit etwa zwei Stunden sind rund 4.000 "
@@ -754,12 +755,12 @@ _STADTWERKE = ClientSeed(
             rationale="Offizielle Stellungnahme, vom Vorstand freizugeben.",
             severity="crisis",
             story=(
-                Submit(JONAS),
+                Submit(LEA),
                 Decide(MICHAEL, Action.APPROVE, "Freigegeben. Bitte sofort posten."),
             ),
         ),
         DraftSeed(
-            by=JONAS,
+            by=LEA,
             title="Antwort: Lindenstraße",
             answers="lindenstrasse",
             body="Die Lindenstraße gehört zum betroffenen Gebiet, unsere Techniker sind dran. "
@@ -769,21 +770,21 @@ _STADTWERKE = ClientSeed(
                 "West. Stand: stadtwerke-musterstadt.example/stoerungen",
             ),
             story=(
-                Submit(JONAS),
+                Submit(LEA),
                 Decide(KATRIN, Action.APPROVE, wording=0),
             ),
         ),
         DraftSeed(
-            by=JONAS,
+            by=LEA,
             title="Antwort: doppelte Abbuchung",
             answers="abschlag",
             body="Guten Tag Herr Becker, das klären wir gern. Bitte schicken Sie uns Ihre "
             "Kundennummer hier per Nachricht, der Kundenservice bucht den doppelten Betrag "
             "umgehend zurück.",
-            story=(Submit(JONAS),),
+            story=(Submit(LEA),),
         ),
         DraftSeed(
-            by=JONAS,
+            by=LEA,
             title="Ladesäulen am Marktplatz",
             channel="StadtwerkeMusterstadt",
             body="Bald am Marktplatz: vier neue Ladepunkte mit Ökostrom. Die Bauarbeiten "
@@ -791,19 +792,19 @@ _STADTWERKE = ClientSeed(
             rationale="Antwortet auf viele Nachfragen; Termin mit der Bauabteilung klären.",
         ),
         DraftSeed(
-            by=JONAS,
+            by=LEA,
             title="Tag der offenen Tür im Wasserwerk",
             channel="StadtwerkeMusterstadt",
             body="Am Sonntag öffnet unser Wasserwerk seine Türen: Führungen, Wasserbar und "
             "Hüpfburg für die Kleinen. Kommen Sie vorbei!",
             story=(
-                Submit(JONAS),
+                Submit(LEA),
                 Remark(
-                    JONAS,
+                    LEA,
                     "Während des Stromausfalls keine Werbeposts: zurückgezogen, wir planen neu.",
                     "internal",
                 ),
-                Withdraw(JONAS),
+                Withdraw(LEA),
             ),
         ),
     ),

@@ -55,7 +55,16 @@ CLOSE_RESTARTING = 1012
 """Service restart: this process lost its Redis subscription and may have missed events;
 reconnect with ``last_event_id``."""
 
-MEMBERSHIP_EVENTS = frozenset({"membership.removed", "membership.updated", "membership.created"})
+# Changes to what a person may see: their connection re-reads their grants at once.
+MEMBERSHIP_EVENTS = frozenset(
+    {
+        "membership.removed",
+        "membership.updated",
+        "membership.created",
+        "assignment.created",
+        "assignment.removed",
+    }
+)
 _PAYLOAD_KEYS = ("version", "status", "severity", "decision", "visibility")
 _MAX_EVENT_ID = 2**63 - 1
 
@@ -172,8 +181,9 @@ def live_event(
 def may_receive(actor: Actor, item: Published) -> bool:
     """The recipient filter, for live delivery and for replay alike.
 
-    * agency staff receive every event of their agency (client events and agency-wide
-      ones, internal included);
+    * agency staff receive their agency's agency-wide events, and the events (internal
+      included) of the clients they see: owners and admins every client, an editor
+      the clients assigned to them;
     * client people receive the events of their own client only, never an agency-wide
       event (``client_id`` NULL) and never an agency-internal one (an internal comment);
     * presence marks go to everyone who may see the client.
@@ -182,9 +192,9 @@ def may_receive(actor: Actor, item: Published) -> bool:
         return can_view_client(actor, item.agency_id, item.client_id)
     if item.internal and not sees_internal_events(actor, item.agency_id):
         return False
-    if can_view_agency(actor, item.agency_id):
-        return True
-    return item.client_id is not None and can_view_client(actor, item.agency_id, item.client_id)
+    if item.client_id is None:
+        return can_view_agency(actor, item.agency_id)
+    return can_view_client(actor, item.agency_id, item.client_id)
 
 
 def concerns_memberships_of(user_id: uuid.UUID, item: Published) -> bool:

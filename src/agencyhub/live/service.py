@@ -115,12 +115,18 @@ async def missed_events(
 
 
 def _visible_to(actor: Actor) -> ColumnElement[bool]:
-    staff = sorted({g.agency_id for g in actor.grants if g.is_agency_level})
-    clients = sorted({g.client_id for g in actor.grants if g.client_id is not None})
+    """The SQL side of :func:`rules.may_receive`: it may let more through, never less."""
     not_internal: ColumnElement[bool] = Event.payload[INTERNAL_FLAG].as_boolean().is_not(true())
     alternatives: list[ColumnElement[bool]] = []
-    if staff:
-        alternatives.append(Event.agency_id.in_(staff))
+    for grant in actor.grants:
+        if grant.sees_every_client:
+            alternatives.append(Event.agency_id == grant.agency_id)
+        elif grant.is_agency_level:
+            reach: ColumnElement[bool] = Event.client_id.is_(None)
+            if grant.assigned_client_ids:
+                reach = or_(reach, Event.client_id.in_(sorted(grant.assigned_client_ids)))
+            alternatives.append(and_(Event.agency_id == grant.agency_id, reach))
+    clients = sorted({g.client_id for g in actor.grants if g.client_id is not None})
     if clients:
         alternatives.append(and_(Event.client_id.in_(clients), not_internal))
     return or_(*alternatives) if alternatives else false()

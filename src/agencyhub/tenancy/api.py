@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import structlog
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
 from agencyhub.errors import Forbidden, Unauthenticated
-from agencyhub.tenancy import auth, invitations, service
+from agencyhub.tenancy import assignments, auth, invitations, service
 from agencyhub.tenancy.models import Agency, ApiToken, Client, Invitation, User
 from agencyhub.tenancy.rules import Actor
 from agencyhub.tenancy.schemas import (
@@ -427,6 +427,39 @@ class ClientController(Controller):
             session, settings, actor, client_id, data.email, data.role
         )
         return invitation_created(new)
+
+    @get("/assignments")
+    async def list_assignments(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+    ) -> MemberList:
+        """The agency editors assigned to this client (owners and admins see every client)."""
+        members = await assignments.list_assigned_editors(session, actor, client_id)
+        return MemberList(items=[member_out(m) for m in members])
+
+    @put("/assignments/{membership_id:uuid}", status_code=200)
+    async def assign(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        membership_id: FromPath[uuid.UUID],
+    ) -> MemberOut:
+        """Assign an agency editor (by agency membership id) to this client."""
+        member = await assignments.assign_editor(session, actor, client_id, membership_id)
+        return member_out(member)
+
+    @delete("/assignments/{membership_id:uuid}", status_code=HTTP_204_NO_CONTENT)
+    async def unassign(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        membership_id: FromPath[uuid.UUID],
+    ) -> None:
+        await assignments.unassign_editor(session, actor, client_id, membership_id)
 
 
 class MembershipController(Controller):

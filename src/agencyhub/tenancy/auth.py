@@ -29,7 +29,14 @@ from agencyhub.db import (
 )
 from agencyhub.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from agencyhub.tenancy import rules
-from agencyhub.tenancy.models import ApiToken, LoginFailure, Membership, User, UserSession
+from agencyhub.tenancy.models import (
+    ApiToken,
+    ClientAssignment,
+    LoginFailure,
+    Membership,
+    User,
+    UserSession,
+)
 from agencyhub.tenancy.rules import Actor, Grant
 from agencyhub.tenancy.secrets import (
     API_TOKEN_PREFIX,
@@ -63,6 +70,7 @@ class Authenticated:
 _users: Table = User.__table__  # type: ignore[assignment]
 _user_sessions: Table = UserSession.__table__  # type: ignore[assignment]
 _memberships: Table = Membership.__table__  # type: ignore[assignment]
+_assignments: Table = ClientAssignment.__table__  # type: ignore[assignment]
 
 # The two statements of every signed-in request, prebuilt in Core (an ORM statement
 # cost several times the CPU). Neither table of the first is tenant-owned.
@@ -78,14 +86,26 @@ _SESSION_AND_USER_WRITING_SCOPE = _SESSION_AND_USER.add_columns(
         _users.c.id, and_(_users.c.is_active, _user_sessions.c.expires_at > bindparam("now"))
     ).label("scope_written")
 )
-# A user's own memberships: exactly the rows the tenant criteria of the user scope
-# allow (``user_id = :user_id OR <no agency>``), and RLS checks the same.
+# A user's own memberships, one row per client assigned to an editor: exactly the rows
+# the tenant criteria of the user scope allow (``user_id = :user_id OR <no agency>``) on
+# both tables, and RLS checks the same.
 _MEMBERSHIPS = (
     select(
-        _memberships.c.id, _memberships.c.agency_id, _memberships.c.client_id, _memberships.c.role
+        _memberships.c.id,
+        _memberships.c.agency_id,
+        _memberships.c.client_id,
+        _memberships.c.role,
+        _assignments.c.client_id.label("assigned_client_id"),
+    )
+    .outerjoin(
+        _assignments,
+        and_(
+            _assignments.c.membership_id == _memberships.c.id,
+            _assignments.c.user_id == bindparam("user_id"),
+        ),
     )
     .where(_memberships.c.user_id == bindparam("user_id"))
-    .order_by(_memberships.c.created_at)
+    .order_by(_memberships.c.created_at, _memberships.c.id)
 )
 # ... and, on PostgreSQL, the user's agencies for the statements after it.
 _MEMBERSHIPS_WRITING_SCOPE = _MEMBERSHIPS.add_columns(
@@ -99,20 +119,35 @@ async def load_actor(session: AsyncSession, user_id: uuid.UUID) -> Actor:
     await set_scope(session, user_scope)
     writes_scope = writes_scope_in_statements(session, user_scope)
     statement = _MEMBERSHIPS_WRITING_SCOPE if writes_scope else _MEMBERSHIPS
-    memberships = await execute_core(session, statement, {"user_id": user_id})
-    actor = Actor(
-        user_id=user_id,
-        grants=tuple(
-            Grant(membership_id=m.id, agency_id=m.agency_id, client_id=m.client_id, role=m.role)
-            for m in memberships
-        ),
-    )
+    rows = await execute_core(session, statement, {"user_id": user_id})
+    actor = Actor(user_id=user_id, grants=grants_of(rows))
     member_scope = Scope(user_id=user_id, member_agency_ids=actor.agency_ids)
     if writes_scope:
         scope_written_by_statement(session, member_scope)
     else:
         await set_scope(session, member_scope)
     return actor
+
+
+def grants_of(rows: Any) -> tuple[Grant, ...]:
+    """One grant per membership, with the clients assigned to it gathered."""
+    memberships: dict[uuid.UUID, Any] = {}
+    assigned: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in rows:
+        memberships.setdefault(row.id, row)
+        clients = assigned.setdefault(row.id, set())
+        if row.assigned_client_id is not None:
+            clients.add(row.assigned_client_id)
+    return tuple(
+        Grant(
+            membership_id=m.id,
+            agency_id=m.agency_id,
+            client_id=m.client_id,
+            role=m.role,
+            assigned_client_ids=frozenset(assigned[m.id]),
+        )
+        for m in memberships.values()
+    )
 
 
 async def check_login_allowed(

@@ -121,6 +121,42 @@ class Membership(IdMixin, TimestampMixin, TenantOwned, Base):
         return or_(cls.user_id == scope.user_id, tenant)
 
 
+class ClientAssignment(IdMixin, TenantOwned, Base):
+    """An agency editor assigned to one client: the editor sees and drafts for it.
+
+    ``user_id`` repeats the membership's user so that sign-in reads a user's
+    assignments with their memberships, under the same user-scope rule.
+    """
+
+    __tablename__ = "client_assignments"
+    __table_args__ = (UniqueConstraint("membership_id", "client_id"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+    @classmethod
+    def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:
+        """Like memberships: a user always sees their own assignments."""
+        tenant = tenant_criteria(cls.agency_id, scope)
+        if scope.user_id is None:
+            return tenant
+        return or_(cls.user_id == scope.user_id, tenant)
+
+
 class Invitation(IdMixin, TenantOwned, Base):
     """An invitation by e-mail to take a role; the link sets the password."""
 

@@ -46,10 +46,22 @@ class Grant:
     agency_id: uuid.UUID
     client_id: uuid.UUID | None
     role: str
+    # An agency editor works only for the clients assigned to them.
+    assigned_client_ids: frozenset[uuid.UUID] = frozenset()
 
     @property
     def is_agency_level(self) -> bool:
         return self.client_id is None
+
+    @property
+    def sees_every_client(self) -> bool:
+        return self.is_agency_level and self.role in AGENCY_MANAGERS
+
+    def covers_client(self, client_id: uuid.UUID) -> bool:
+        """An agency-level grant that acts for this client (managers: every client)."""
+        return self.is_agency_level and (
+            self.role in AGENCY_MANAGERS or client_id in self.assigned_client_ids
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +75,15 @@ class Actor:
     def agency_ids(self) -> frozenset[uuid.UUID]:
         return frozenset(grant.agency_id for grant in self.grants)
 
-    def agency_role(self, agency_id: uuid.UUID) -> str | None:
+    def agency_grant(self, agency_id: uuid.UUID) -> Grant | None:
         for grant in self.grants:
             if grant.agency_id == agency_id and grant.is_agency_level:
-                return grant.role
+                return grant
         return None
+
+    def agency_role(self, agency_id: uuid.UUID) -> str | None:
+        grant = self.agency_grant(agency_id)
+        return grant.role if grant else None
 
     def client_role(self, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
         for grant in self.grants:
@@ -76,14 +92,40 @@ class Actor:
         return None
 
 
+def agency_role_at_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
+    """The actor's agency role, if it acts for this client: owners and admins act for
+    every client of the agency, an editor only for the clients assigned to them."""
+    grant = actor.agency_grant(agency_id)
+    return grant.role if grant is not None and grant.covers_client(client_id) else None
+
+
 def role_at_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
-    """The role the actor acts in for this client: their agency role, else client role."""
-    return actor.agency_role(agency_id) or actor.client_role(agency_id, client_id)
+    """The role the actor acts in for this client: their agency role where it reaches
+    the client, else their client role."""
+    return agency_role_at_client(actor, agency_id, client_id) or actor.client_role(
+        agency_id, client_id
+    )
 
 
 def can_view_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
-    """Agency staff see their agency; client people only their own client."""
+    """Agency staff see their agency (its own page, its people, agency-wide events);
+    which of its clients they see is :func:`can_view_client`'s answer."""
     return actor.agency_role(agency_id) is not None
+
+
+def sees_every_client(actor: Actor, agency_id: uuid.UUID) -> bool:
+    grant = actor.agency_grant(agency_id)
+    return grant is not None and grant.sees_every_client
+
+
+def can_assign_editors(actor: Actor, agency_id: uuid.UUID) -> bool:
+    """Who assigns editors to clients: the agency's owner and admins."""
+    return can_manage_agency(actor, agency_id)
+
+
+def is_assignable(role: str, client_id: uuid.UUID | None) -> bool:
+    """Only agency editors are assigned; owners and admins see every client anyway."""
+    return client_id is None and role == Role.EDITOR
 
 
 def can_manage_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
@@ -91,7 +133,7 @@ def can_manage_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
 
 
 def can_view_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
-    return can_view_agency(actor, agency_id) or actor.client_role(agency_id, client_id) is not None
+    return role_at_client(actor, agency_id, client_id) is not None
 
 
 def can_manage_client_record(actor: Actor, agency_id: uuid.UUID) -> bool:

@@ -199,7 +199,9 @@ async def list_agency_members(
     require(
         rules.can_view_agency(actor, agency_id), "Only agency staff can list the agency's people."
     )
-    return await _members(session, Membership.agency_id == agency_id)
+    members = await _members(session, Membership.agency_id == agency_id)
+    # An editor sees the people of the clients assigned to them, not of every client.
+    return [m for m in members if _can_see_membership(actor, m.membership)]
 
 
 async def list_client_members(

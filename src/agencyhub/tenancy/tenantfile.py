@@ -86,6 +86,7 @@ TOP_LEVEL_KEYS = ("demo", "agency", "people", "clients")
 DEMO_KEYS = ("password",)
 AGENCY_KEYS = ("slug", "name", "plan")
 PERSON_KEYS = ("email", "name", "role", "locale")
+AGENCY_PERSON_KEYS = (*PERSON_KEYS, "clients")
 CLIENT_TABLES = ("people", "sla_policy", "templates", "emergency_plan", "rota")
 CLIENT_KEYS = ("slug", "name", "timezone", "locale", *CLIENT_TABLES)
 SLA_KEYS = ("timezone", "reminder_at", "holidays", "targets", "hours")
@@ -367,7 +368,7 @@ def _read_tenant(
     demo_password = _read_demo(reader, data, environment)
     agency = _read_agency(reader, data)
     problems_so_far = len(reader.problems)
-    people = _read_people(reader, data, "", scope="agency")
+    people = _read_people(reader, data, "", scope="agency", client_slugs=_client_slugs(data))
     if len(reader.problems) == problems_so_far and "agency" in data:
         # Only when every entry read cleanly: a broken owner entry is reported already.
         _check_has_owner(reader, people, has_people_table="people" in data)
@@ -380,6 +381,17 @@ def _read_tenant(
         people=tuple(people),
         clients=tuple(clients),
         demo_password=demo_password,
+    )
+
+
+def _client_slugs(data: Mapping[str, object]) -> frozenset[str]:
+    """The slugs the file's clients claim, for the editors' ``clients`` lists; a
+    client's own slug problems are reported where it is read."""
+    clients = data.get("clients")
+    if not isinstance(clients, list):
+        return frozenset()
+    return frozenset(
+        c["slug"] for c in clients if isinstance(c, dict) and isinstance(c.get("slug"), str)
     )
 
 
@@ -886,13 +898,18 @@ _SCOPE_ROLES = {"agency": rules.AGENCY_ROLES, "client": rules.CLIENT_ROLES}
 
 
 def _read_people(
-    reader: _Reader, parent: Mapping[str, object], path: str, *, scope: str
+    reader: _Reader,
+    parent: Mapping[str, object],
+    path: str,
+    *,
+    scope: str,
+    client_slugs: frozenset[str] = frozenset(),
 ) -> list[PersonSpec]:
     """The ``people`` of the agency or of one client; an e-mail once per place."""
     people: list[PersonSpec] = []
     first_path: dict[str, str] = {}
     for item_path, item in reader.tables(parent, path, "people"):
-        person = _read_person(reader, item, item_path, scope=scope)
+        person = _read_person(reader, item, item_path, scope=scope, client_slugs=client_slugs)
         if person is None:
             continue
         if person.email in first_path:
@@ -906,18 +923,52 @@ def _read_people(
     return people
 
 
-def _read_person(reader: _Reader, item: object, path: str, *, scope: str) -> PersonSpec | None:
-    table = reader.table(item, path, PERSON_KEYS)
+def _read_person(
+    reader: _Reader, item: object, path: str, *, scope: str, client_slugs: frozenset[str]
+) -> PersonSpec | None:
+    table = reader.table(item, path, AGENCY_PERSON_KEYS if scope == "agency" else PERSON_KEYS)
     if table is None:
         return None
     email = _read_email(reader, table, path)
     name = reader.text(table, path, "name", required=False)
     role = _read_role(reader, table, path, scope)
     locale = reader.choice(table, path, "locale", rules.SUPPORTED_LOCALES)
+    clients = (
+        _read_assigned_clients(reader, table, path, role, client_slugs) if scope == "agency" else ()
+    )
     if email is None or role is None:
         return None
     line = reader.locator.line_of(f"{path}.email")
-    return PersonSpec(email=email, role=role, name=name or "", locale=locale, line=line)
+    return PersonSpec(
+        email=email, role=role, name=name or "", locale=locale, line=line, clients=clients
+    )
+
+
+def _read_assigned_clients(
+    reader: _Reader,
+    table: Mapping[str, object],
+    path: str,
+    role: str | None,
+    client_slugs: frozenset[str],
+) -> tuple[str, ...]:
+    """An agency editor's ``clients``: slugs of clients in this file, each once."""
+    if "clients" not in table:
+        return ()
+    if role is not None and not rules.is_assignable(role, None):
+        reader.report(
+            f"{path}.clients",
+            f"only editors are assigned to clients; an {role} sees every client"
+            if role in rules.AGENCY_MANAGERS
+            else "only editors are assigned to clients",
+        )
+        return ()
+    if not client_slugs:
+        reader.report(f"{path}.clients", "names clients, but the file has no [[clients]]")
+        return ()
+    slugs = _strings(reader, table, path, "clients", client_slugs)
+    if len(set(slugs)) != len(slugs):
+        reader.report(f"{path}.clients", "names a client twice")
+    return tuple(dict.fromkeys(slugs))
 
 
 def _read_slug(reader: _Reader, table: Mapping[str, object], path: str) -> str | None:
@@ -1147,6 +1198,8 @@ def _render_person(array: str, person: PersonSpec) -> list[str]:
     lines.append(_pair("role", person.role))
     if person.locale is not None:
         lines.append(_pair("locale", person.locale))
+    if person.clients:
+        lines.append(f"clients = {_string_list(person.clients)}")
     return lines
 
 

@@ -36,7 +36,14 @@ from agencyhub.config import Settings
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.errors import NotFound
 from agencyhub.tenancy import invitations
-from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
+from agencyhub.tenancy.models import (
+    Agency,
+    Client,
+    ClientAssignment,
+    Invitation,
+    Membership,
+    User,
+)
 from agencyhub.tenancy.rules import Role
 from agencyhub.tenancy.secrets import (
     INVITATION_TOKEN_PREFIX,
@@ -109,6 +116,7 @@ class PersonSpec:
     name: str = ""  # empty: not given
     locale: str | None = None  # None: the place's default
     line: int = 0
+    clients: tuple[str, ...] = ()  # an agency editor's assigned clients, by slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +194,8 @@ class _Place:
     # by (user, client) and (email, client); client None is the agency itself
     memberships: dict[tuple[uuid.UUID, uuid.UUID | None], Membership] = field(default_factory=dict)
     pending: dict[tuple[str, uuid.UUID | None], Invitation] = field(default_factory=dict)
+    # (membership id, client id) of every editor assignment
+    assignments: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
 
     def name(self, client: Client | None) -> str:
         return self.agency.slug if client is None else f"{self.agency.slug}/{client.slug}"
@@ -219,6 +229,8 @@ class _Applier:
             for person in client_spec.people:
                 await self.person(place, person, client=client)
             await self.escalation(place, client_spec, client)
+        for person in spec.people:
+            await self.assignments(place, person)
 
     # --- agency and clients ---
 
@@ -257,12 +269,18 @@ class _Applier:
             )
             .order_by(Invitation.created_at)  # the newest wins below
         )
+        assigned = await self.session.execute(
+            select(ClientAssignment.membership_id, ClientAssignment.client_id).where(
+                ClientAssignment.agency_id == agency.id
+            )
+        )
         return _Place(
             spec=spec,
             agency=agency,
             clients={client.slug: client for client in clients},
             memberships={(m.user_id, m.client_id): m for m in memberships},
             pending={(i.email, i.client_id): i for i in pending},
+            assignments={(row.membership_id, row.client_id) for row in assigned},
         )
 
     async def client(self, place: _Place, wanted: ClientSpec) -> Client:
@@ -401,6 +419,30 @@ class _Applier:
                 f"changed {user.email} in {place.name(client)} from {old_role} to {person.role}"
             )
 
+    async def assignments(self, place: _Place, person: PersonSpec) -> None:
+        """The clients an agency editor works for (validated: editors only, known slugs)."""
+        if not person.clients:
+            return
+        user = self.users[person.email]
+        membership = place.memberships[(user.id, None)]
+        for slug in person.clients:
+            client = place.clients[slug]
+            if (membership.id, client.id) in place.assignments:
+                continue
+            self.session.add(
+                ClientAssignment(
+                    agency_id=place.agency.id,
+                    client_id=client.id,
+                    membership_id=membership.id,
+                    user_id=user.id,
+                )
+            )
+            place.assignments.add((membership.id, client.id))
+            await self.event(
+                place, "assignment.created", membership, at=client, userId=str(user.id)
+            )
+            self.change(f"assigned {user.email} to {place.name(client)}")
+
     async def invite(self, place: _Place, person: PersonSpec, client: Client | None) -> None:
         """A person without a password sets one through an invitation, once per place."""
         key = (person.email, client.id if client else None)
@@ -517,10 +559,23 @@ async def _current_spec(session: AsyncSession, slug: str) -> TenantSpec:
         .join(User, User.id == Membership.user_id)
         .where(Membership.agency_id == agency.id)
     )
+    assigned: dict[uuid.UUID, list[str]] = {}
+    for membership_id, client_slug in await session.execute(
+        select(ClientAssignment.membership_id, Client.slug)
+        .join(Client, Client.id == ClientAssignment.client_id)
+        .where(ClientAssignment.agency_id == agency.id, Client.archived_at.is_(None))
+        .order_by(Client.slug)
+    ):
+        assigned.setdefault(membership_id, []).append(client_slug)
     people: dict[uuid.UUID | None, list[PersonSpec]] = {}
     for membership, user in rows:
+        slugs = assigned.get(membership.id, []) if membership.role == Role.EDITOR else []
         person = PersonSpec(
-            email=user.email, role=membership.role, name=user.name, locale=user.locale
+            email=user.email,
+            role=membership.role,
+            name=user.name,
+            locale=user.locale,
+            clients=tuple(slugs),
         )
         people.setdefault(membership.client_id, []).append(person)
     client_specs = []
