@@ -19,14 +19,18 @@ _STRING_FORMATS = {
 }
 
 
-def minimal_instance(schema: dict[str, Any], components: dict[str, Any]) -> Any:
-    """A value valid against ``schema``: required properties only, minimal sizes."""
+def minimal_instance(
+    schema: dict[str, Any], components: dict[str, Any], *, longest: bool = False
+) -> Any:
+    """A value valid against ``schema``: required properties only, minimal sizes; with
+    ``longest``, every property, and strings and numbers at their upper bound."""
     if "$ref" in schema:
-        return minimal_instance(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+        target = components[schema["$ref"].rsplit("/", 1)[-1]]
+        return minimal_instance(target, components, longest=longest)
     for combinator in ("oneOf", "anyOf"):
         if combinator in schema:
             options = [o for o in schema[combinator] if o.get("type") != "null"]
-            return minimal_instance(options[0], components) if options else None
+            return minimal_instance(options[0], components, longest=longest) if options else None
     if "const" in schema:
         return schema["const"]
     if "enum" in schema:
@@ -36,33 +40,38 @@ def minimal_instance(schema: dict[str, Any], components: dict[str, Any]) -> Any:
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
         properties = schema.get("properties", {})
+        names = list(properties) if longest else schema.get("required", [])
         return {
-            name: minimal_instance(properties[name], components)
-            for name in schema.get("required", [])
+            name: minimal_instance(properties[name], components, longest=longest) for name in names
         }
     if kind == "array":
         item = schema.get("items", {})
-        return [minimal_instance(item, components) for _ in range(schema.get("minItems", 0))]
+        count = max(schema.get("minItems", 0), 1 if longest else 0)
+        return [minimal_instance(item, components, longest=longest) for _ in range(count)]
     if kind == "string":
         if schema.get("format") in _STRING_FORMATS:
             return _STRING_FORMATS[schema["format"]]()
+        if longest and "maxLength" in schema:
+            return "ä" * schema["maxLength"]
         return "a" * max(1, schema.get("minLength", 1))
     if kind == "integer":
-        return int(schema.get("minimum", 1))
+        return int(schema.get("maximum" if longest else "minimum", 1))
     if kind == "number":
-        return float(schema.get("minimum", 1))
+        return float(schema.get("maximum" if longest else "minimum", 1))
     if kind == "boolean":
         return False
     return None
 
 
-def request_body(operation: dict[str, Any], components: dict[str, Any]) -> Any:
+def request_body(
+    operation: dict[str, Any], components: dict[str, Any], *, longest: bool = False
+) -> Any:
     """The minimal JSON body of an operation, or ``None`` when it takes none."""
     body = operation.get("requestBody")
     if not body:
         return None
     schema = body["content"]["application/json"]["schema"]
-    return minimal_instance(schema, components)
+    return minimal_instance(schema, components, longest=longest)
 
 
 def required_query(operation: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from agencyhub.web import (
     provide_passwords,
     provide_session,
     provide_settings,
+    refuse_nul_characters,
     request_logging_middleware,
 )
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_logging_middleware],
+        before_request=refuse_nul_characters,
         lifespan=[lifespan],
         plugins=[LivePlugin(settings, runtime.db)],
         state=State({"runtime": runtime}),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request
 from litestar.datastructures import State
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
 from agencyhub.db import Database
+from agencyhub.errors import InvalidInput
 from agencyhub.tenancy.secrets import Passwords
 
 log = structlog.get_logger("agencyhub.request")
@@ -109,3 +111,53 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
             structlog.contextvars.clear_contextvars()
 
     return middleware
+
+
+# --- the NUL character ------------------------------------------------------------------
+
+NUL = "\x00"
+_NUL_IN_JSON = b"\\u0000"  # JSON must escape U+0000, so a raw body shows it like this
+NUL_REFUSED = "must not contain the NUL character (U+0000)"
+
+
+def nul_path(value: object, path: str = "") -> str | None:
+    """Where in decoded JSON a string (or a key) holds U+0000, e.g. ``items[0].body``."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if NUL in str(key):
+                return where
+            found = nul_path(item, where)
+            if found is not None:
+                return found
+    return None
+
+
+async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """No text we store may hold U+0000: PostgreSQL refuses it mid-statement (a 500),
+    and no person means it. Checked once, before any handler, for every route."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and NUL in value:
+            raise InvalidInput(NUL_REFUSED, field=name)
+    for name, value in request.query_params.multi_items():
+        if NUL in name or NUL in value:
+            raise InvalidInput(NUL_REFUSED, field=name.replace(NUL, "\\u0000"))
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    body = await request.body()
+    if _NUL_IN_JSON not in body:
+        return
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return  # malformed JSON: the body's own parser answers 400
+    where = nul_path(decoded)
+    if where is not None:
+        raise InvalidInput(NUL_REFUSED, field=where or "body")

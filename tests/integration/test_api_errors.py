@@ -137,3 +137,31 @@ async def test_query_parameter_errors_name_the_wire_name(client, database, passw
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "includeArchived"
+
+
+async def test_the_nul_character_is_refused_by_name_and_writes_nothing(client, database, passwords):
+    world, caller, path = await owner_of_a(client, database, passwords)
+    before = await count(database, Client)
+    body = {"slug": "kaffee", "name": "Kaffee\u0000haus", "timezone": "Europe/Vienna"}
+    created = await caller.post(path, json=body)
+    assert created.status_code == 422
+    assert created.headers["content-type"].startswith(PROBLEM)
+    assert created.json()["errors"] == [
+        {"field": "name", "message": "must not contain the NUL character (U+0000)"}
+    ]
+    assert await count(database, Client) == before
+    events = f"/api/v1/clients/{world.clients['a1'].id}/events"
+    queried = await caller.get(events, params={"subjectType": "\u0000"})
+    assert queried.status_code == 422
+    assert queried.json()["errors"][0]["field"] == "subjectType"
+    # A literal backslash-u text is an ordinary string, not a NUL character.
+    allowed = await caller.post(path, json={**body, "name": "Kaffee \\u0000 Haus"})
+    assert allowed.status_code == 201, allowed.text
+
+
+async def test_a_nul_in_the_sign_in_address_is_refused_not_a_500(client, database, passwords):
+    world = await make_world(database, passwords)
+    email = world.users["a.owner"].email + "\u0000"
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": "x" * 12})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "email"

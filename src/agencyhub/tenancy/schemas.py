@@ -60,8 +60,12 @@ class LoginOut(Out):
     expires_at: datetime
 
 
+# The column holds 100 characters (ApiToken.name).
+TokenName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
 class TokenCreate(Camel):
-    name: Name
+    name: TokenName
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
 
 

@@ -1,0 +1,197 @@
+"""Schemathesis over the OpenAPI document, against a real server on PostgreSQL with RLS.
+
+Signed in as an agency owner (API token) and as a client approver (session cookie and
+CSRF header). Path ids are the caller's own objects, so generated bodies and queries
+reach the handlers instead of a 404; string ids (tokens, feeds) stay generated.
+Bounded: ``AGENCYHUB_FUZZ_EXAMPLES`` examples per operation (default 12), derandomised
+so a failure reproduces. Checks: no 5xx, and every response matches its schema.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from agencyhub.app import create_app
+from tests.approvals_helpers import make_channel, make_inbound, make_post, submit
+from tests.factories import PASSWORD, World, make_world
+from tests.helpers import sign_in
+from tests.integration.test_route_isolation import rota_objects
+from tests.openapi_bodies import request_body
+
+pytestmark = pytest.mark.postgres
+
+EXAMPLES = int(os.environ.get("AGENCYHUB_FUZZ_EXAMPLES", "12"))
+# Not pinned: revoking one's own token or membership would end the run's sign-in.
+UNPINNED = frozenset({"token_id", "membership_id"})
+
+
+@pytest.fixture
+def server(postgres_database: Any) -> Iterator[str]:
+    """The app under uvicorn in a thread, on a free port; its base URL."""
+    config = uvicorn.Config(
+        create_app(postgres_database.settings),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    port = uv.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+async def own_objects(pg: Any, client: Any, world: World) -> dict[str, str]:
+    owner = await sign_in(client, world.users["a.owner"].email)
+    target = world.clients["a1"]
+    channel = await make_channel(owner, target.id)
+    inbound = await make_inbound(owner, target.id, channel["id"])
+    draft = await submit(owner, await make_post(owner, target.id, channel["id"]))
+    template = await owner.post(
+        f"/api/v1/clients/{target.id}/templates", json={"name": "Halt", "body": "Wir prüfen."}
+    )
+    invitation = await owner.post(
+        f"/api/v1/clients/{target.id}/invitations",
+        json={"email": "new.a1@example.com", "role": "viewer"},
+    )
+    override, swap = await rota_objects(pg, world, "a1")
+    return {
+        "agency_id": str(target.agency_id),
+        "client_id": str(target.id),
+        "draft_id": draft["id"],
+        "item_id": inbound["id"],
+        "template_id": template.json()["id"],
+        "invitation_id": invitation.json()["invitation"]["id"],
+        "override_id": override,
+        "swap_id": swap,
+    }
+
+
+def signed_in(base_url: str, email: str, *, token: bool) -> dict[str, str]:
+    """Headers of a signed-in caller: a Bearer token, or cookie plus CSRF token."""
+    login = requests.post(
+        f"{base_url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    csrf = login.json()["csrfToken"]
+    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    if not token:
+        return {"Cookie": cookie, "X-CSRF-Token": csrf}
+    created = requests.post(
+        f"{base_url}/api/v1/tokens",
+        json={"name": "fuzz"},
+        headers={"Cookie": cookie, "X-CSRF-Token": csrf},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['token']}"}
+
+
+def fuzz(base_url: str, headers: dict[str, str], ids: dict[str, str]) -> list[str]:
+    """Every operation, ``EXAMPLES`` cases each; the failures, one line per kind."""
+    schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json")
+    failures: dict[str, str] = {}
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        names = {p.name for p in operation.path_parameters}
+        pinned = {n: ids[n] for n in names if n in ids and n not in UNPINNED}
+        operations += 1
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(path_parameters=pinned or None))
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(base_url=base_url, headers=headers, timeout=20)
+            try:
+                case.validate_response(
+                    response, checks=[not_a_server_error, response_schema_conformance]
+                )
+            except BaseException as failure:  # a FailureGroup: collected, reported together
+                if isinstance(failure, KeyboardInterrupt | SystemExit):
+                    raise
+                key = f"{case.method} {case.path} -> {response.status_code}"
+                failures.setdefault(key, f"{key}: {str(failure)[:300]}")
+
+        run()
+    assert operations > 40
+    return sorted(failures.values())
+
+
+async def test_fuzzing_as_an_agency_owner_finds_no_5xx_and_no_schema_break(
+    pg, pg_client, passwords, server
+):
+    world = await make_world(pg, passwords)
+    ids = await own_objects(pg, pg_client, world)
+    headers = signed_in(server, world.users["a.owner"].email, token=True)
+    assert fuzz(server, headers, ids) == []
+
+
+async def test_fuzzing_as_a_client_approver_finds_no_5xx_and_no_schema_break(
+    pg, pg_client, passwords, server
+):
+    world = await make_world(pg, passwords)
+    ids = await own_objects(pg, pg_client, world)
+    headers = signed_in(server, world.users["a1.approver"].email, token=False)
+    assert fuzz(server, headers, ids) == []
+
+
+def longest_bodies(base_url: str, headers: dict[str, str], ids: dict[str, str]) -> list[str]:
+    """Every body at its documented upper bounds (strings of maxLength, in a non-ASCII
+    letter, every optional field): the database must hold whatever the schema allows."""
+    document = requests.get(f"{base_url}/schema/openapi.json", timeout=10).json()
+    components = document.get("components", {}).get("schemas", {})
+    wrong = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            body = request_body(operation, components, longest=True)
+            if body is None:
+                continue
+            url = base_url + path.format_map(_AnyId(ids))
+            response = requests.request(method, url, json=body, headers=headers, timeout=20)
+            if response.status_code >= 500:
+                wrong.append(f"{method.upper()} {path}: {response.status_code}")
+    return wrong
+
+
+class _AnyId(dict[str, str]):
+    """The caller's own ids; any other parameter gets an id nobody has."""
+
+    def __missing__(self, key: str) -> str:
+        return "00000000-0000-0000-0000-000000000000"
+
+
+async def test_bodies_at_their_upper_bounds_never_answer_5xx(pg, pg_client, passwords, server):
+    world = await make_world(pg, passwords)
+    ids = await own_objects(pg, pg_client, world)
+    for key, token in (("a.owner", True), ("a1.client_admin", False)):
+        headers = signed_in(server, world.users[key].email, token=token)
+        assert longest_bodies(server, headers, ids) == [], key
