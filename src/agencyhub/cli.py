@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import structlog
@@ -18,6 +19,9 @@ from agencyhub.config import Settings, SettingsError
 from agencyhub.logging import configure_logging
 
 log = structlog.get_logger("agencyhub.cli")
+
+if TYPE_CHECKING:
+    from agencyhub.tenancy.tenantfile_apply import ApplyReport, TenantSpec
 
 DEMO_TENANTS_DIR = dbadmin.PROJECT_ROOT / "tenants"
 
@@ -238,14 +242,24 @@ def tenants_validate(files: tuple[Path, ...], environment: str | None) -> None:
 
 @tenants.command("apply")
 @_FILES
-def tenants_apply(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also remove what the files no longer name in their agencies: memberships, "
+    "editor assignments, pending invitations; clients are archived. Prints the "
+    "removals first.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+def tenants_apply(files: tuple[Path, ...], prune: bool, dry_run: bool) -> None:
     """Create or update what FILES describe, in one transaction; idempotent."""
     settings = load_settings()
     configure_logging(settings)
-    _apply_tenant_files(settings, list(files))
+    _apply_tenant_files(settings, list(files), prune=prune, dry_run=dry_run)
 
 
-def _apply_tenant_files(settings: Settings, files: list[Path]) -> None:
+def _apply_tenant_files(
+    settings: Settings, files: list[Path], *, prune: bool = False, dry_run: bool = False
+) -> None:
     from agencyhub.db import Database
     from agencyhub.tenancy.secrets import Passwords
     from agencyhub.tenancy.tenantfile import (
@@ -254,21 +268,28 @@ def _apply_tenant_files(settings: Settings, files: list[Path]) -> None:
         load_tenant_files,
     )
 
-    async def apply() -> None:
-        specs = load_tenant_files(files, environment=settings.environment)
+    async def run(specs: list[TenantSpec], *, dry: bool) -> ApplyReport:
         database = Database.from_settings(settings)
         try:
-            report = await apply_tenant_specs(database, Passwords(settings), settings, specs)
+            return await apply_tenant_specs(
+                database, Passwords(settings), settings, specs, prune=prune, dry_run=dry
+            )
         finally:
             await database.dispose()
-        if not report.changed:
-            click.echo("tenant files applied: no changes (already up to date)")
-            return
-        click.echo(f"tenant files applied: {len(report.changes)} change(s)")
-        for change in report.changes:
-            click.echo(f"  {change}")
-        for email, url in report.invitations:
-            click.echo(f"  invitation for {email}: {url}")
+
+    async def apply() -> None:
+        specs = load_tenant_files(files, environment=settings.environment)
+        if prune and not dry_run:
+            # Deleting is not undone by the next apply: say what goes before it goes.
+            plan = await run(specs, dry=True)
+            if plan.removals:
+                click.echo(
+                    f"--prune removes {len(plan.removals)} thing(s) the files no longer name:"
+                )
+                for removal in plan.removals:
+                    click.echo(f"  {removal}")
+        report = await run(specs, dry=dry_run)
+        _print_report(report)
 
     try:
         asyncio.run(apply())
@@ -276,6 +297,21 @@ def _apply_tenant_files(settings: Settings, files: list[Path]) -> None:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         raise SystemExit(1) from exc
+
+
+def _print_report(report: ApplyReport) -> None:
+    verb = "would make" if report.dry_run else "applied:"
+    if not report.changed:
+        state = "would change nothing" if report.dry_run else "applied: no changes"
+        click.echo(f"tenant files {state} (already up to date)")
+        return
+    click.echo(f"tenant files {verb} {len(report.changes)} change(s)")
+    for change in report.changes:
+        click.echo(f"  {change}")
+    for email, url in report.invitations:
+        click.echo(f"  invitation for {email}: {url}")
+    if report.dry_run:
+        click.echo("dry run: nothing was changed")
 
 
 @tenants.command("export")

@@ -525,6 +525,22 @@ async def transaction(
             yield session
 
 
+async def serialise_writers(session: AsyncSession, key: int) -> None:
+    """Make this transaction wait for any other holding ``key`` until it ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite has one writer at a time; a
+    transaction that reads first and writes later can fail to upgrade its lock
+    (``database is locked``), so it takes the write lock now with a write that changes
+    nothing, and waits for it under the busy timeout.
+    """
+    if session.sync_session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        await session.execute(
+            text("UPDATE alembic_version SET version_num = version_num WHERE 0 = 1")
+        )
+
+
 async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
     """Flush; a unique-key race with a concurrent writer answers 409, not 500."""
     try:

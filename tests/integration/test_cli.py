@@ -138,11 +138,26 @@ def test_db_and_tenants_commands_on_sqlite(tmp_path):
     upgraded = run("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "database at" in upgraded.stdout
+    planned = run("tenants", "apply", "--dry-run", "tenants/wellenreiter.toml", env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert "would make" in planned.stdout
+    assert "dry run: nothing was changed" in planned.stdout
     applied = run("tenants", "apply", "tenants/wellenreiter.toml", env=env)
     assert applied.returncode == 0, applied.stderr
     assert "change(s)" in applied.stdout
     again = run("tenants", "apply", "tenants/wellenreiter.toml", env=env)
     assert "no changes" in again.stdout
+    alone = tmp_path / "wellenreiter.toml"
+    alone.write_text(
+        (REPO_ROOT / "tenants" / "wellenreiter.toml")
+        .read_text(encoding="utf-8")
+        .replace('email = "freigabe@alpenhof.example"', 'email = "neu@alpenhof.example"'),
+        encoding="utf-8",
+    )
+    pruned = run("tenants", "apply", "--prune", str(alone), env=env)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "--prune removes 1 thing(s)" in pruned.stdout
+    assert "removed freigabe@alpenhof.example (approver)" in pruned.stdout
     exported = run("tenants", "export", "wellenreiter", env=env)
     assert exported.returncode == 0
     assert 'slug = "alpenhof"' in exported.stdout

@@ -11,9 +11,10 @@ import pytest
 import websockets
 
 from agencyhub.db import Database
+from agencyhub.live import rules
 from agencyhub.tenancy.secrets import Passwords
 from tests.conftest import TestDatabase
-from tests.factories import World, make_world
+from tests.factories import PASSWORD, World, make_world
 from tests.live_helpers import Login, Server, api, login, servers, subscribe
 
 pytestmark = pytest.mark.postgres
@@ -204,3 +205,68 @@ async def _sse_frames(stream: httpx.Response, count: int) -> list[dict[str, str]
 
     await asyncio.wait_for(read(), 10)
     return frames
+
+
+async def test_a_new_grant_reaches_an_open_socket_at_once_on_the_persons_own_channel(
+    postgres_database: TestDatabase, pg: Database, passwords: Passwords, tmp_path: Path
+) -> None:
+    world = await make_world(pg, passwords)
+    with servers(postgres_database.settings, tmp_path) as (a, b):
+        # Given agency b's approver is connected to process A (subscribed to agency b)
+        person = world.users["b1.approver"]
+        person_login = await login(a, person.email)
+        socket = await subscribe(a, person_login)
+        # When agency a invites them to its client a1 through process B, and they accept
+        owner = await login(b, world.users["a.owner"].email)
+        invited = await api(
+            b,
+            owner,
+            "POST",
+            f"/api/v1/clients/{world.clients['a1'].id}/invitations",
+            json={"email": person.email, "role": "viewer"},
+        )
+        token = invited["acceptUrl"].rsplit("/", 1)[-1]
+        async with httpx.AsyncClient(base_url=b.base_url) as http:
+            accepted = await http.post(
+                f"/api/v1/invitation-links/{token}/accept", json={"password": PASSWORD}
+            )
+        assert accepted.status_code == 200, accepted.text
+        # Then their open socket hears of it at once, not at the minute's re-check: it
+        # closes so that the client reconnects with the new agency's channel joined
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.quiet(2.0)
+            await asyncio.wait_for(socket.socket.recv(), 0.5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == rules.CLOSE_RESTARTING
+
+
+async def test_an_assignment_widens_an_editors_open_socket_at_once(
+    postgres_database: TestDatabase, pg: Database, passwords: Passwords, tmp_path: Path
+) -> None:
+    world = await make_world(pg, passwords)
+    with servers(postgres_database.settings, tmp_path) as (a, b):
+        editor = await subscribe(a, await login(a, world.users["a.editor"].email))
+        owner = await login(b, world.users["a.owner"].email)
+        a2 = world.clients["a2"].id
+        channel = await api(
+            b,
+            owner,
+            "POST",
+            f"/api/v1/clients/{a2}/channels",
+            json={"platform": "instagram", "handle": "@zwei"},
+        )
+        assert await editor.quiet(0.5) == []  # a2 is not theirs yet
+        membership = world.memberships["a.editor"].id
+        await api(b, owner, "PUT", f"/api/v1/clients/{a2}/assignments/{membership}")
+        (assigned,) = await editor.events(1, within=2.0)
+        assert assigned["event"] == "assignment.created"
+        await api(
+            b,
+            owner,
+            "POST",
+            f"/api/v1/clients/{a2}/drafts",
+            json={"kind": "post", "channelId": channel["id"], "body": "Neu"},
+        )
+        (created,) = await editor.events(1, within=2.0)
+        assert created["event"] == "draft.created"
+        await editor.close()

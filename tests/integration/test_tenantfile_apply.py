@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import datetime
 from pathlib import Path
@@ -565,3 +566,92 @@ async def test_export_is_sorted_and_leaves_out_archived_clients(
 async def test_export_of_an_unknown_agency_is_not_found(database: Database) -> None:
     with pytest.raises(NotFound):
         await export_agency(database, "nirgendwo")
+
+
+# --- prune, dry run, concurrent applies ---------------------------------------------------
+
+
+def trimmed_nordlicht() -> str:
+    """The demo agency without the utility, its editor, the bakery's client admin, and
+    the bakery's editor still employed but no longer assigned."""
+    text = NORDLICHT.read_text(encoding="utf-8")
+    text = text.split('[[clients]]\nslug = "stadtwerke-musterstadt"')[0]
+    text = text.replace(
+        '[[people]]\nemail = "redaktion@nordlicht.example"\nname = "Lea Brandt"\n'
+        'role = "editor"\nlocale = "de"\nclients = ["stadtwerke-musterstadt"]\n',
+        "",
+    )
+    text = text.replace('clients = ["baeckerei-sonnenschein"]\n', "")
+    text = text.replace(
+        '[[clients.people]]\nemail = "admin@sonnenschein.example"\nname = "Felix Wagner"\n'
+        'role = "client_admin"\n',
+        "",
+    )
+    assert "redaktion@" not in text
+    assert "admin@sonnenschein" not in text
+    return text
+
+
+async def test_a_dry_run_reports_everything_and_changes_nothing(
+    database: Database, passwords: Passwords
+) -> None:
+    specs = load_tenant_files(DEMO_FILES, environment=SETTINGS.environment)
+    planned = await apply_tenant_specs(database, passwords, SETTINGS, specs, dry_run=True)
+    assert planned.dry_run
+    assert planned.changed
+    assert all(v == 0 for v in (await counts(database)).values())
+    applied = await apply_files(database, passwords, DEMO_FILES)
+    assert applied.changes == planned.changes
+
+
+async def test_prune_removes_what_the_file_no_longer_names(
+    database: Database, passwords: Passwords, tmp_path: Path
+) -> None:
+    await apply_files(database, passwords, DEMO_FILES)
+    trimmed = write(tmp_path, "nordlicht.toml", trimmed_nordlicht())
+    specs = load_tenant_files([trimmed], environment=SETTINGS.environment)
+
+    kept = await apply_tenant_specs(database, passwords, SETTINGS, specs)
+    assert kept.removals == []  # without --prune, apply only adds
+    assert not kept.changed
+    before = await counts(database)
+    planned = await apply_tenant_specs(
+        database, passwords, SETTINGS, specs, prune=True, dry_run=True
+    )
+    assert await counts(database) == before  # the dry run moved nothing
+    pruned = await apply_tenant_specs(database, passwords, SETTINGS, specs, prune=True)
+
+    assert (
+        pruned.removals
+        == planned.removals
+        == [
+            "archived client nordlicht/stadtwerke-musterstadt (not in the file)",
+            "removed redaktion@nordlicht.example (editor) from nordlicht",
+            "removed admin@sonnenschein.example (client_admin)"
+            " from nordlicht/baeckerei-sonnenschein",
+            "took editor@nordlicht.example off nordlicht/baeckerei-sonnenschein",
+        ]
+    )
+    assert (await counts(database))["client_assignments"] == 0
+    (utility,) = [c for c in await rows(database, Client) if c.slug == "stadtwerke-musterstadt"]
+    assert utility.archived_at is not None
+    emails = {u.id: u.email for u in await rows(database, User)}
+    members = {(emails[m.user_id], m.client_id) for m in await rows(database, Membership)}
+    assert ("redaktion@nordlicht.example", None) not in members
+    assert ("presse@stadtwerke.example", utility.id) in members  # kept with the archive
+    types = [e.type for e in await rows(database, Event) if e.payload.get("source")]
+    assert types.count("membership.removed") == 2
+    assert types.count("assignment.removed") == 1
+    again = await apply_tenant_specs(database, passwords, SETTINGS, specs, prune=True)
+    assert not again.changed
+
+
+async def test_two_concurrent_applies_of_one_file_both_succeed(
+    database: Database, passwords: Passwords
+) -> None:
+    first, second = await asyncio.gather(
+        apply_files(database, passwords, DEMO_FILES),
+        apply_files(database, passwords, DEMO_FILES),
+    )
+    assert sorted([first.changed, second.changed]) == [False, True]
+    assert (await counts(database))["memberships"] == 11

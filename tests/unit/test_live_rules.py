@@ -239,3 +239,20 @@ def test_connections_opened_together_spread_their_first_recheck_over_the_period(
     assert dues[0] == pytest.approx(6.0)
     assert dues[-1] < 60.0
     assert max(per_second.values()) <= 20  # not all in the same moment
+
+
+def test_a_connection_joins_its_agencies_and_its_own_user_channel() -> None:
+    assert rules.channels_for(APPROVER) == {
+        rules.agency_channel(AGENCY),
+        rules.user_channel(APPROVER.user_id),
+    }
+
+
+def test_grant_changes_send_one_notice_per_person_on_their_channel() -> None:
+    person = uuid.uuid4()
+    events = [
+        event(1, type="membership.created", payload={"userId": str(person)}),
+        event(2, type="assignment.removed", payload={"userId": str(person)}),
+        event(3, type="draft.submitted", payload={"userId": str(uuid.uuid4())}),
+    ]
+    assert rules.grants_notices(events) == [(rules.user_channel(person), rules.GRANTS_CHANGED)]

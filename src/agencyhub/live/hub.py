@@ -406,6 +406,7 @@ class Feed:
         self._queue: asyncio.Queue[tuple[rules.Published, str] | None] = asyncio.Queue()
         self._overflowed = False
         self._recheck_now = False
+        self._rechecking = False
         self._epoch = hub.epoch
         self._restart = False
         self._next_ping = self._next_check = math.inf
@@ -418,11 +419,19 @@ class Feed:
 
     def deliver(self, raw: bytes) -> None:
         """A message published on one of this feed's channels (see :class:`LocalFanout`)."""
+        if raw == rules.GRANTS_CHANGED:  # on this person's own channel
+            self._recheck_now = True
+            self._queue.put_nowait(_WAKE)
+            return
         item, text = self.hub.decoded(raw)
         if rules.concerns_memberships_of(self.actor.user_id, item):
             self._recheck_now = True
             self._queue.put_nowait(_WAKE)
-        if self._overflowed or not rules.may_receive(self.actor, item):
+        if self._overflowed:
+            return
+        # While grants are being re-read, keep everything: the new grants decide.
+        deciding_later = self._recheck_now or self._rechecking
+        if not deciding_later and not rules.may_receive(self.actor, item):
             return
         if self._queue.qsize() >= rules.BUFFER_LIMIT:
             self._overflowed = True
@@ -535,7 +544,11 @@ class Feed:
         if self._recheck_now or now >= self._next_check:
             self._recheck_now = False
             self._next_check = now + rules.RECHECK_SECONDS
-            closing = await self._reauthorize()
+            self._rechecking = True
+            try:
+                closing = await self._reauthorize()
+            finally:
+                self._rechecking = False
             if closing is not None:
                 return [closing]
         if now >= self._next_ping:

@@ -165,7 +165,8 @@ class Relay:
         events = await self._read_after(self.last_relayed)
         if not events:
             return 0
-        await self._publish([(rules.agency_channel(e.agency_id), rules.encode(e)) for e in events])
+        messages = [(rules.agency_channel(e.agency_id), rules.encode(e)) for e in events]
+        await self._publish(messages + rules.grants_notices(events))
         self.last_relayed = events[-1].id
         if self._redis is not None:
             with contextlib.suppress(Exception):

@@ -132,8 +132,30 @@ def agency_channel(agency_id: uuid.UUID) -> str:
     return f"agencyhub.live.agency.{agency_id}"
 
 
+def user_channel(user_id: uuid.UUID) -> str:
+    """One channel per person: only the notice that their grants changed travels here,
+    so a grant in an agency whose channel the connection has not joined (or a revoked
+    one) reaches their open connections at once."""
+    return f"agencyhub.live.user.{user_id}"
+
+
+GRANTS_CHANGED = b"grants-changed"
+"""The whole message on a user channel: re-read your grants now. Not an event: the
+event itself travels on the agency channel, in id order with the others."""
+
+
 def channels_for(actor: Actor) -> set[str]:
-    return {agency_channel(agency_id) for agency_id in actor.agency_ids}
+    return {agency_channel(agency_id) for agency_id in actor.agency_ids} | {
+        user_channel(actor.user_id)
+    }
+
+
+def grants_notices(events: Iterable[LiveEvent]) -> list[tuple[str, bytes]]:
+    """The user-channel notices a batch of events calls for, one per person."""
+    users = dict.fromkeys(
+        e.user_id for e in events if e.type in MEMBERSHIP_EVENTS and e.user_id is not None
+    )
+    return [(user_channel(user_id), GRANTS_CHANGED) for user_id in users]
 
 
 def live_event(

@@ -318,7 +318,8 @@ async def accept_invitation_link(
             subject_type=subject_type,
             subject_id=subject_id,
             actor_user_id=user.id,
-            payload={"email": invitation.email, "role": invitation.role},
+            # userId: the person's open live connections re-read their grants at once.
+            payload={"email": invitation.email, "role": invitation.role, "userId": str(user.id)},
         )
     return user
 

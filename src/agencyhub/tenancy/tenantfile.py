@@ -110,9 +110,16 @@ everyone who has no password yet."""
 
 
 async def apply_tenant_specs(
-    db: Database, passwords: Passwords, settings: Settings, specs: Sequence[TenantSpec]
+    db: Database,
+    passwords: Passwords,
+    settings: Settings,
+    specs: Sequence[TenantSpec],
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
 ) -> ApplyReport:
-    """Create or update what the specs declare, all in one transaction; never deletes.
+    """Create or update what the specs declare, all in one transaction; with ``prune``,
+    also remove what they no longer name; with ``dry_run``, report and roll back.
 
     Raises :class:`TenantFileInvalid` for problems between the specs, or a demo
     password in production, and :class:`TenantFileConflict` when the database
@@ -121,7 +128,7 @@ async def apply_tenant_specs(
     problems = problems_across_files(specs) + _demo_in_production(specs, settings.environment)
     if problems:
         raise TenantFileInvalid(problems)
-    return await apply_specs(db, passwords, settings, specs)
+    return await apply_specs(db, passwords, settings, specs, prune=prune, dry_run=dry_run)
 
 
 async def export_agency(db: Database, slug: str) -> str:

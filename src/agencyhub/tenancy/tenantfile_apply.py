@@ -5,8 +5,13 @@ entry points are in ``tenantfile``; this module is the database side and knows n
 TOML. It defines the spec types so that imports point one way: tenantfile -> here.
 
 Apply is a create-or-update of agencies, clients, users and memberships in one
-system-scope transaction: all files or nothing. It never deletes: removing a person
-or a client is done in the app (a future ``--prune`` may change that). Only
+system-scope transaction: all files or nothing. It deletes only when asked to
+(``prune``): then, in the files' agencies, memberships, editor assignments and
+pending invitations the files no longer name are removed, and clients they no longer
+name are archived (a client's drafts and audit trail must outlive it). A dry run
+does all of it and rolls back, so its report is exactly what a real run would do.
+Concurrent applies are serialised (:func:`agencyhub.db.serialise_writers`): the
+second one sees what the first committed, instead of failing on a unique key. Only
 attributes that differ are assigned, so re-applying the same files writes nothing and
 reports no changes (``updated_at`` has ``onupdate``: a same-value assignment would
 still be an UPDATE). Every change is recorded as an audit event with
@@ -28,12 +33,12 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.audit.record import record_event
 from agencyhub.config import Settings
-from agencyhub.db import Database, Scope, transaction, utcnow
+from agencyhub.db import Database, Scope, serialise_writers, transaction, utcnow
 from agencyhub.errors import NotFound
 from agencyhub.tenancy import invitations
 from agencyhub.tenancy.models import (
@@ -77,6 +82,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 SOURCE = "tenant file"
+TENANT_APPLY_LOCK = 0x41485446  # "AHTF": one tenant-file apply at a time
 DEFAULT_PLAN = "starter"
 DEFAULT_LOCALE = "de"
 
@@ -158,27 +164,54 @@ class ApplyReport:
 
     changes: list[str] = field(default_factory=list)
     invitations: list[tuple[str, str]] = field(default_factory=list)  # (email, accept_url)
+    removals: list[str] = field(default_factory=list)  # what prune removed (also in changes)
+    dry_run: bool = False
 
     @property
     def changed(self) -> bool:
         return bool(self.changes)
 
 
+class _RolledBack(Exception):
+    """Ends a dry run's transaction without committing it."""
+
+
 async def apply_specs(
-    db: Database, passwords: Passwords, settings: Settings, specs: Sequence[TenantSpec]
+    db: Database,
+    passwords: Passwords,
+    settings: Settings,
+    specs: Sequence[TenantSpec],
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
 ) -> ApplyReport:
-    """Create or update everything the (validated) specs declare, in one transaction."""
-    async with transaction(db.sessions, Scope.for_system("tenants.apply")) as session:
-        applier = _Applier(session, passwords, settings)
-        await applier.apply(specs)
-    # Only after commit: an invitation that rolled back must never reach anyone.
-    for invitation, accept_url in applier.deliveries:
-        invitations.deliver_invitation(settings, invitation, accept_url)
+    """Create or update everything the (validated) specs declare, in one transaction;
+    with ``prune``, remove what they no longer name; with ``dry_run``, roll back."""
+    applier: _Applier | None = None
+    try:
+        async with transaction(db.sessions, Scope.for_system("tenants.apply")) as session:
+            await serialise_writers(session, TENANT_APPLY_LOCK)
+            applier = _Applier(session, passwords, settings, prune=prune)
+            await applier.apply(specs)
+            if dry_run:
+                raise _RolledBack
+    except _RolledBack:
+        pass
+    assert applier is not None
     report = applier.report
+    report.dry_run = dry_run
+    if dry_run:
+        # Nothing was committed: the links of a dry run's invitations lead nowhere.
+        report.invitations = [(email, "(dry run: not created)") for email, _ in report.invitations]
+    else:
+        # Only after commit: an invitation that rolled back must never reach anyone.
+        for invitation, accept_url in applier.deliveries:
+            invitations.deliver_invitation(settings, invitation, accept_url)
     log.info(
-        "tenants.applied",
+        "tenants.dry_run" if dry_run else "tenants.applied",
         agencies=[spec.agency.slug for spec in specs],
         changes=len(report.changes),
+        removals=len(report.removals),
         invitations=len(report.invitations),
     )
     return report
@@ -204,7 +237,10 @@ class _Place:
 class _Applier:
     """One apply run: the session, what it changed, and invitations to deliver."""
 
-    def __init__(self, session: AsyncSession, passwords: Passwords, settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, passwords: Passwords, settings: Settings, *, prune: bool
+    ) -> None:
+        self.prune = prune
         self.session = session
         self.passwords = passwords
         self.settings = settings
@@ -231,6 +267,8 @@ class _Applier:
             await self.escalation(place, client_spec, client)
         for person in spec.people:
             await self.assignments(place, person)
+        if self.prune:
+            await self.remove_unnamed(place)
 
     # --- agency and clients ---
 
@@ -402,6 +440,7 @@ class _Applier:
                 at=client,
                 email=user.email,
                 role=person.role,
+                userId=str(user.id),
             )
             self.change(f"added {user.email} to {place.name(client)} as {person.role}")
         elif membership.role != person.role:
@@ -414,6 +453,7 @@ class _Applier:
                 email=user.email,
                 role=old_role,
                 newRole=person.role,
+                userId=str(user.id),
             )
             self.change(
                 f"changed {user.email} in {place.name(client)} from {old_role} to {person.role}"
@@ -479,6 +519,111 @@ class _Applier:
         self.deliveries.append((invitation, accept_url))
         self.report.invitations.append((person.email, accept_url))
         self.change(f"invited {person.email} to {place.name(client)} as {person.role}")
+
+    # --- prune: what the file no longer names ---
+
+    async def remove_unnamed(self, place: _Place) -> None:
+        spec = place.spec
+        named_clients = {client.slug for client in spec.clients}
+        wanted: set[tuple[str, str | None]] = {(p.email, None) for p in spec.people}
+        wanted |= {(p.email, c.slug) for c in spec.clients for p in c.people}
+        slug_of = {client.id: slug for slug, client in place.clients.items()}
+        for client_slug, unnamed in sorted(place.clients.items()):
+            if client_slug not in named_clients and unnamed.archived_at is None:
+                unnamed.archived_at = utcnow()
+                await self.event(place, "client.archived", unnamed, at=unnamed, slug=client_slug)
+                self.removal(f"archived client {place.name(unnamed)} (not in the file)")
+        emails = await self.emails_of({user_id for user_id, _ in place.memberships})
+        for (user_id, client_id), membership in sorted(
+            place.memberships.items(),
+            key=lambda item: (
+                item[0][1] is not None,
+                slug_of.get(item[0][1], "") if item[0][1] else "",
+                emails[item[0][0]],
+            ),
+        ):
+            slug = slug_of.get(client_id) if client_id else None
+            if client_id is not None and slug not in named_clients:
+                continue  # the client is archived with its people, who keep their history
+            if (emails[user_id], slug) in wanted:
+                continue
+            client = place.clients[slug] if slug else None
+            await self.session.delete(membership)
+            await self.event(
+                place,
+                "membership.removed",
+                membership,
+                at=client,
+                email=emails[user_id],
+                role=membership.role,
+                userId=str(user_id),
+            )
+            self.removal(f"removed {emails[user_id]} ({membership.role}) from {place.name(client)}")
+        await self.remove_unnamed_assignments(place, emails)
+        await self.revoke_unnamed_invitations(place, wanted, slug_of)
+
+    async def remove_unnamed_assignments(self, place: _Place, emails: dict[uuid.UUID, str]) -> None:
+        listed = {person.email: set(person.clients) for person in place.spec.people}
+        by_id = {m.id: m for (_, client_id), m in place.memberships.items() if client_id is None}
+        slug_of = {client.id: slug for slug, client in place.clients.items()}
+        for membership_id, client_id in sorted(place.assignments, key=str):
+            membership = by_id.get(membership_id)
+            if membership is None:
+                continue  # the membership went, and its assignments with it
+            email = emails[membership.user_id]
+            if email not in listed or slug_of[client_id] in listed[email]:
+                continue  # removed above, or still named
+            if place.clients[slug_of[client_id]].archived_at is not None:
+                continue
+            await self.session.execute(
+                delete(ClientAssignment).where(
+                    ClientAssignment.membership_id == membership_id,
+                    ClientAssignment.client_id == client_id,
+                )
+            )
+            client = place.clients[slug_of[client_id]]
+            await self.event(
+                place,
+                "assignment.removed",
+                membership,
+                at=client,
+                userId=str(membership.user_id),
+            )
+            self.removal(f"took {email} off {place.name(client)}")
+
+    async def revoke_unnamed_invitations(
+        self,
+        place: _Place,
+        wanted: set[tuple[str, str | None]],
+        slug_of: dict[uuid.UUID, str],
+    ) -> None:
+        for (email, client_id), invitation in sorted(
+            place.pending.items(), key=lambda item: (item[0][0], str(item[0][1]))
+        ):
+            slug = slug_of.get(client_id) if client_id else None
+            if (email, slug) in wanted or invitation.revoked_at is not None:
+                continue
+            invitation.revoked_at = utcnow()
+            client = place.clients[slug] if slug else None
+            await self.event(
+                place,
+                "invitation.revoked",
+                invitation,
+                at=client,
+                email=email,
+                role=invitation.role,
+            )
+            self.removal(f"revoked the invitation of {email} to {place.name(client)}")
+
+    async def emails_of(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        rows = await self.session.execute(
+            select(User.id, User.email).where(User.id.in_(sorted(user_ids, key=str)))
+        )
+        return {user_id: email for user_id, email in rows}
+
+    def removal(self, description: str) -> None:
+        self.report.removals.append(description)
+        self.change(description)
 
     # --- bookkeeping ---
 
