@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from litestar.testing import AsyncTestClient
 
 from tests.factories import PASSWORD
 
 
 class Caller:
-    """A signed-in browser session: cookie plus CSRF header on writes."""
+    """A signed-in browser session: cookie plus CSRF header on writes.
 
-    def __init__(self, client: AsyncTestClient, csrf: str) -> None:  # type: ignore[type-arg]
+    Each caller has its own cookie jar over the app's transport, so signing in someone
+    else later never turns an earlier caller into that person.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, csrf: str) -> None:
         self.client = client
         self.csrf = csrf
 
@@ -39,6 +44,20 @@ class Caller:
 
 
 async def sign_in(client: AsyncTestClient, email: str, password: str = PASSWORD) -> Caller:  # type: ignore[type-arg]
+    """A new caller signed in as ``email``; ``client`` itself stays as it was."""
+    own = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+    response = await own.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return Caller(own, response.json()["csrfToken"])
+
+
+async def sign_in_client(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    email: str,
+    password: str = PASSWORD,
+) -> Caller:
+    """Sign the test client itself in (for its websockets and raw cookie tests); a
+    later call replaces the person, so use one such caller at a time."""
     client.cookies.clear()
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text

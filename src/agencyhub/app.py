@@ -32,6 +32,7 @@ from agencyhub.escalation.api import (
 from agencyhub.health import HealthController
 from agencyhub.live import LivePlugin
 from agencyhub.logging import configure_logging
+from agencyhub.publishing.api import ChannelController
 from agencyhub.tasks import RunningWorker, setup_broker, start_worker
 from agencyhub.tenancy.api import (
     AgencyController,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MembershipController,
             InvitationController,
             InvitationPage,
+            ChannelController,
             ClientDraftsController,
             DraftController,
             InboundController,

@@ -21,7 +21,7 @@ from agencyhub.logging import configure_logging
 log = structlog.get_logger("agencyhub.cli")
 
 if TYPE_CHECKING:
-    from agencyhub.tenancy.tenantfile_apply import ApplyReport, TenantSpec
+    from agencyhub.tenantfiles.apply import ApplyReport, TenantSpec
 
 DEMO_TENANTS_DIR = dbadmin.PROJECT_ROOT / "tenants"
 
@@ -82,7 +82,7 @@ def _seed_demo_content(settings: Settings) -> None:
 
 
 def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: int) -> None:
-    from agencyhub.tenancy.tenantfile import load_tenant_files
+    from agencyhub.tenantfiles.files import load_tenant_files
 
     specs = load_tenant_files(files, environment=settings.environment)
     click.echo("")
@@ -229,7 +229,7 @@ _FILES = click.argument(
 )
 def tenants_validate(files: tuple[Path, ...], environment: str | None) -> None:
     """Report every problem in FILES with file and line; exit 1 if there is any."""
-    from agencyhub.tenancy.tenantfile import validate_tenant_files
+    from agencyhub.tenantfiles.files import validate_tenant_files
 
     environment = environment or os.environ.get("AGENCYHUB_ENVIRONMENT", "demo")
     problems = validate_tenant_files(list(files), environment=environment)
@@ -262,7 +262,7 @@ def _apply_tenant_files(
 ) -> None:
     from agencyhub.db import Database
     from agencyhub.tenancy.secrets import Passwords
-    from agencyhub.tenancy.tenantfile import (
+    from agencyhub.tenantfiles.files import (
         TenantFileInvalid,
         apply_tenant_specs,
         load_tenant_files,
@@ -323,7 +323,7 @@ def tenants_export(agency: str, output: Path | None) -> None:
     """Write AGENCY (its slug) as a tenant file (no passwords)."""
     from agencyhub.db import Database
     from agencyhub.errors import NotFound
-    from agencyhub.tenancy.tenantfile import export_agency
+    from agencyhub.tenantfiles.files import export_agency
 
     settings = load_settings()
 

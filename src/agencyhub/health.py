@@ -18,12 +18,12 @@ class HealthController(Controller):
     path = ""
     tags = ["operations"]
 
-    @get("/healthz", exclude_from_auth=True)
+    @get("/healthz")
     async def healthz(self) -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @get("/readyz", exclude_from_auth=True)
+    @get("/readyz")
     async def readyz(self, state: State) -> Response[dict[str, Any]]:
         """The database (and the broker, when configured) answer."""
         runtime = runtime_of(state)

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from agencyhub.db import Scope, transaction, utcnow
 from agencyhub.tenancy.models import ApiToken, LoginFailure, UserSession
 from tests.factories import PASSWORD, grant, make_agency, make_user, make_world
-from tests.helpers import sign_in
+from tests.helpers import sign_in, sign_in_client
 
 LOGIN = "/api/v1/auth/login"
 
@@ -71,7 +71,7 @@ async def test_a_successful_sign_in_clears_earlier_failures(client, database, pa
     user = await make_user(database, passwords)
     for _ in range(4):
         await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
-    await sign_in(client, user.email)
+    await sign_in_client(client, user.email)
     for _ in range(4):
         await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
     assert (
@@ -84,8 +84,9 @@ async def test_unsafe_requests_need_the_csrf_token(client, database, passwords):
     caller = await sign_in(client, world.users["a.owner"].email)
     agency_id = world.agencies["a"].id
     body = {"slug": "neu", "name": "Neu GmbH"}
-    missing = await client.post(f"/api/v1/agencies/{agency_id}/clients", json=body)
-    wrong = await client.post(
+    # The caller's own cookie jar, without the CSRF header the Caller adds.
+    missing = await caller.client.post(f"/api/v1/agencies/{agency_id}/clients", json=body)
+    wrong = await caller.client.post(
         f"/api/v1/agencies/{agency_id}/clients", json=body, headers={"x-csrf-token": "nope"}
     )
     assert missing.status_code == wrong.status_code == 403
@@ -96,7 +97,7 @@ async def test_unsafe_requests_need_the_csrf_token(client, database, passwords):
 
 async def test_logout_ends_the_session_everywhere(client, database, passwords):
     world = await make_world(database, passwords)
-    caller = await sign_in(client, world.users["a.owner"].email)
+    caller = await sign_in_client(client, world.users["a.owner"].email)
     cookie = client.cookies.get("agencyhub_session")
     assert (await caller.post("/api/v1/auth/logout")).status_code == 204
     client.cookies.set("agencyhub_session", cookie)
@@ -105,7 +106,7 @@ async def test_logout_ends_the_session_everywhere(client, database, passwords):
 
 async def test_an_expired_session_is_refused(client, database, passwords):
     world = await make_world(database, passwords)
-    await sign_in(client, world.users["a.owner"].email)
+    await sign_in_client(client, world.users["a.owner"].email)
     async with transaction(database.sessions, Scope.for_system("tests")) as session:
         await session.execute(
             update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1))
@@ -115,9 +116,9 @@ async def test_an_expired_session_is_refused(client, database, passwords):
 
 async def test_each_sign_in_gets_a_new_session_id(client, database, passwords):
     user = await make_user(database, passwords)
-    await sign_in(client, user.email)
+    await sign_in_client(client, user.email)
     first = client.cookies.get("agencyhub_session")
-    await sign_in(client, user.email)
+    await sign_in_client(client, user.email)
     assert client.cookies.get("agencyhub_session") != first
 
 
@@ -198,3 +199,14 @@ async def test_validation_on_login_names_the_field(client):
     response = await client.post(LOGIN, json={"email": "a@b.c"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "password"
+
+
+async def test_each_signed_in_caller_stays_who_they_are(client, database, passwords):
+    """The test helper itself: signing in a second person leaves the first one be."""
+    world = await make_world(database, passwords)
+    owner = await sign_in(client, world.users["a.owner"].email)
+    approver = await sign_in(client, world.users["a1.approver"].email)
+    assert (await owner.get("/api/v1/me")).json()["user"]["id"] == str(world.user_id("a.owner"))
+    me = (await approver.get("/api/v1/me")).json()["user"]["id"]
+    assert me == str(world.user_id("a1.approver"))
+    assert (await client.get("/api/v1/me")).status_code == 401  # the test client: nobody

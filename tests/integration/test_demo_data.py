@@ -14,7 +14,7 @@ from agencyhub.audit.models import Event
 from agencyhub.db import Database, Scope, transaction, utcnow
 from agencyhub.publishing.models import Channel, InboundItem
 from agencyhub.tenancy.models import Client
-from agencyhub.tenancy.tenantfile import apply_tenant_specs, load_tenant_files
+from agencyhub.tenantfiles.files import apply_tenant_specs, load_tenant_files
 from tests.conftest import REPO_ROOT, test_settings
 
 DEMO_FILES = sorted((REPO_ROOT / "tenants").glob("*.toml"))

@@ -67,7 +67,7 @@ async def test_presence_rejects_bad_input_and_anonymous_callers(
     bad = await owner.get(f"/api/v1/clients/{a1}/presence", params={"draftId": "nope"})
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
-    no_csrf = await pg_client.post(
+    no_csrf = await owner.client.post(
         f"/api/v1/clients/{a1}/drafts/{uuid.uuid4()}/presence", headers={"x-csrf-token": "x"}
     )
     assert no_csrf.status_code == 403

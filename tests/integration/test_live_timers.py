@@ -24,7 +24,7 @@ from agencyhub.tenancy.api import SESSION_COOKIE
 from agencyhub.tenancy.models import Membership
 from agencyhub.tenancy.secrets import Passwords
 from tests.factories import grant, make_world
-from tests.helpers import sign_in
+from tests.helpers import sign_in_client
 
 pytestmark = pytest.mark.postgres
 
@@ -62,7 +62,7 @@ async def test_pings_keep_coming_and_a_silently_removed_membership_ends_the_feed
     quick_clock: None, pg_client: Any, pg: Database, passwords: Passwords
 ) -> None:
     world = await make_world(pg, passwords)
-    await sign_in(pg_client, world.users["a1.approver"].email)
+    await sign_in_client(pg_client, world.users["a1.approver"].email)
 
     with await pg_client.websocket_connect("/api/v1/live", headers={"origin": ORIGIN}) as socket:
         assert socket.receive_json(timeout=5)["type"] == "ready"
@@ -83,7 +83,7 @@ async def test_a_client_whose_socket_stops_draining_is_closed_as_too_slow(
     quick_clock: None, pg_client: Any, pg: Database, passwords: Passwords
 ) -> None:
     world = await make_world(pg, passwords)
-    await sign_in(pg_client, world.users["a1.approver"].email)
+    await sign_in_client(pg_client, world.users["a1.approver"].email)
     credential = Credential.from_headers(None, pg_client.cookies[SESSION_COOKIE])
     hub = pg_client.app.plugins.get(LivePlugin).hub
     socket = NeverDrains()
@@ -109,7 +109,7 @@ async def test_a_membership_in_another_agency_makes_the_feed_restart_to_include_
     quick_clock: None, pg_client: Any, pg: Database, passwords: Passwords
 ) -> None:
     world = await make_world(pg, passwords)
-    await sign_in(pg_client, world.users["a1.approver"].email)
+    await sign_in_client(pg_client, world.users["a1.approver"].email)
 
     with await pg_client.websocket_connect("/api/v1/live", headers={"origin": ORIGIN}) as socket:
         assert socket.receive_json(timeout=5)["type"] == "ready"

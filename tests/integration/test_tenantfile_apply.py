@@ -23,7 +23,7 @@ from agencyhub.escalation.models import (
 )
 from agencyhub.tenancy.models import Agency, Client, ClientAssignment, Invitation, Membership, User
 from agencyhub.tenancy.secrets import Passwords, token_digest
-from agencyhub.tenancy.tenantfile import (
+from agencyhub.tenantfiles.files import (
     TenantFileConflict,
     TenantFileInvalid,
     TenantSpec,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agencyhub.config import Settings, SettingsError
+from tests.conftest import REPO_ROOT
 
 
 def test_defaults_run_the_embedded_demo() -> None:
@@ -59,3 +62,13 @@ def test_production_with_postgres_and_a_secret_is_accepted() -> None:
         }
     )
     assert settings.secure_cookies
+
+
+def test_the_readme_lists_every_setting() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"AGENCYHUB_{f.name.upper()}"
+        for f in dataclasses.fields(Settings)
+        if f"`AGENCYHUB_{f.name.upper()}`" not in readme
+    ]
+    assert missing == []

@@ -20,15 +20,15 @@ from agencyhub.escalation.rules import (
     Rota,
     Rotation,
     Target,
-    business_time_between,
     calendar_problems,
-    coverage_gaps,
-    duty_shifts,
+    gap_contact_ids,
     on_duty,
     open_intervals,
     reminder_due_at,
     rota_problems,
+    shifts_of,
     sla_due_at,
+    uncovered,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -152,7 +152,17 @@ def test_business_clock_runs_only_while_open(submitted: datetime, response: time
     assert local.date() not in CALENDAR.holidays
     assert local.weekday() < 5
     assert time(8) < local.time() <= time(18) or local.time() == time(18)
-    assert business_time_between(submitted, due, CALENDAR) == response
+    assert open_time_between(submitted, due, CALENDAR) == response
+
+
+def open_time_between(start: datetime, end: datetime, calendar: BusinessCalendar) -> timedelta:
+    """The oracle: open time elapsed between two instants, summed over open intervals."""
+    total = timedelta()
+    for opens, closes in open_intervals(calendar, start):
+        if opens >= end:
+            break
+        total += max(timedelta(), min(closes, end) - max(opens, start))
+    return total
 
 
 # --- rota -----------------------------------------------------------------------------------
@@ -226,12 +236,12 @@ def test_first_layer_that_covers_decides_and_gaps_are_found():
     later = Layer((TOBIAS,), berlin(2026, 11, 5, 9), Rotation.WEEKLY, time(9), "Europe/Berlin")
     rota = Rota(layers=(weekdays, later))
     assert on_duty(rota, berlin(2026, 11, 3, 12)) == SABINE
-    gaps = coverage_gaps(rota, berlin(2026, 11, 2, 9), berlin(2026, 11, 6, 9))
+    gaps = uncovered(rota, berlin(2026, 11, 2, 9), berlin(2026, 11, 6, 9))
     assert gaps == [(berlin(2026, 11, 4, 9), berlin(2026, 11, 5, 9))]
-    shifts = duty_shifts(
-        rota, TOBIAS, berlin(2026, 11, 2, 9), berlin(2026, 11, 6, 9), timedelta(hours=1)
-    )
-    assert shifts == [(berlin(2026, 11, 5, 9), berlin(2026, 11, 6, 9))]
+    shifts = shifts_of(rota, TOBIAS, berlin(2026, 11, 2, 9), berlin(2026, 11, 6, 9))
+    assert [(s.starts_at, s.ends_at) for s in shifts][:1] == [
+        (berlin(2026, 11, 5, 9), berlin(2026, 11, 12, 9))
+    ]
 
 
 def test_rota_validation():
@@ -241,3 +251,11 @@ def test_rota_validation():
         "layers[0].participants",
         "overrides[0].endsAt",
     ]
+
+
+def test_a_gap_pages_the_named_contact_while_they_hold_the_role_else_all_executives():
+    contacts = {SABINE: "client_admin", MONIKA: "executive", FELIX: "executive"}
+    assert gap_contact_ids(contacts, SABINE) == [SABINE]
+    assert gap_contact_ids(contacts, TOBIAS) == [MONIKA, FELIX]  # no longer a contact
+    assert gap_contact_ids(contacts, None) == [MONIKA, FELIX]
+    assert gap_contact_ids({}, SABINE) == []

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agencyhub.escalation import rules as esc_rules
-from agencyhub.tenancy.tenantfile import (
+from agencyhub.tenantfiles.files import (
     Locator,
     PersonSpec,
     Problem,

@@ -331,11 +331,7 @@ async def gap_contacts(session: AsyncSession, client: Client, row: RotaRecord | 
     """The named gap contact while they still hold the role, else every executive."""
     contacts = await client_people(session, client.id, GAP_CONTACT_ROLES)
     named = row.gap_contact_id if row is not None else None
-    if named is not None and named in contacts:
-        wanted = [named]
-    else:
-        wanted = [user_id for user_id, role in contacts.items() if role == Role.EXECUTIVE]
-    people = await users_by_id(session, wanted)
+    people = await users_by_id(session, rules.gap_contact_ids(contacts, named))
     return sorted(people.values(), key=lambda u: u.email)
 
 

@@ -8,7 +8,7 @@ across daylight-saving changes, midnight, weekends and public holidays.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -146,21 +146,6 @@ def sla_due_at(submitted_at: datetime, target: Target, calendar: BusinessCalenda
             return start + remaining
         remaining -= available
     raise NoBusinessHours(f"the calendar has no opening hours within {_SEARCH_DAYS} days")
-
-
-def business_time_between(start: datetime, end: datetime, calendar: BusinessCalendar) -> timedelta:
-    """Open time elapsed between two instants (for reminders and reports)."""
-    total = timedelta()
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    if end <= start:
-        return total
-    for opens, closes in open_intervals(calendar, start):
-        if opens >= end:
-            break
-        overlap = min(closes, end) - max(opens, start)
-        if overlap > timedelta():
-            total += overlap
-    return total
 
 
 def reminder_due_at(
@@ -382,6 +367,14 @@ def uncovered(
     return gaps
 
 
+def gap_contact_ids(contacts: Mapping[uuid.UUID, str], named: uuid.UUID | None) -> list[uuid.UUID]:
+    """Whom to page while nobody is on duty: the rota's named gap contact while they
+    still hold a gap-contact role (``contacts``: person -> role), else every executive."""
+    if named is not None and named in contacts:
+        return [named]
+    return [person for person, role in contacts.items() if role == "executive"]
+
+
 # Shifts are reported whole: looking back this far finds where a running shift began.
 SHIFT_LOOKBACK = timedelta(days=31)
 
@@ -409,40 +402,6 @@ def shift_uid(client_id: uuid.UUID, shift: Shift) -> str:
 
 
 _UID_NAMESPACE = uuid.UUID("6f1d7a52-2c1e-4d7b-9a57-3c0a3f1e8b21")
-
-
-def coverage_gaps(
-    rota: Rota, start: datetime, end: datetime, step: timedelta = timedelta(hours=1)
-) -> list[tuple[datetime, datetime]]:
-    """Periods (checked every ``step``) between ``start`` and ``end`` with nobody on duty."""
-    return _periods_where(rota, start, end, step, lambda person: person is None)
-
-
-def duty_shifts(
-    rota: Rota, person: uuid.UUID, start: datetime, end: datetime, step: timedelta
-) -> list[tuple[datetime, datetime]]:
-    """The periods in which ``person`` is on duty (for the iCalendar feed)."""
-    return _periods_where(rota, start, end, step, lambda on: on == person)
-
-
-def _periods_where(
-    rota: Rota,
-    start: datetime,
-    end: datetime,
-    step: timedelta,
-    wanted: Callable[[uuid.UUID | None], bool],
-) -> list[tuple[datetime, datetime]]:
-    periods: list[tuple[datetime, datetime]] = []
-    moment = start
-    while moment < end:
-        nxt = min(moment + step, end)
-        if wanted(on_duty(rota, moment)):
-            if periods and periods[-1][1] == moment:
-                periods[-1] = (periods[-1][0], nxt)
-            else:
-                periods.append((moment, nxt))
-        moment = nxt
-    return periods
 
 
 def rota_problems(rota: Rota) -> list[tuple[str, str]]:

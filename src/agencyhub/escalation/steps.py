@@ -172,12 +172,9 @@ async def _duty_at(lookups: Lookups, client_id: uuid.UUID, at: datetime) -> Duty
     deputies = esc_rules.deputies(rota, at, eligible)
     if person is not None:
         return Duty(person, deputies, ())
-    contacts = {u: p for u, p in people.items() if p.role in GAP_CONTACT_ROLES}
+    contacts = {u: p.role for u, p in people.items() if p.role in GAP_CONTACT_ROLES}
     named = stored.gap_contact_id if stored is not None else None
-    if named is not None and named in contacts:
-        wanted = [named]
-    else:
-        wanted = [u for u, p in contacts.items() if p.role == Role.EXECUTIVE]
+    wanted = esc_rules.gap_contact_ids(contacts, named)  # the rule of rota.on_duty_at too
     return Duty(None, deputies, tuple(sorted(wanted, key=lambda u: people[u].email)))
 
 

@@ -200,7 +200,7 @@ class AuthController(Controller):
     path = "/api/v1"
     tags = ["auth"]
 
-    @post("/auth/login", status_code=200, exclude_from_auth=True)
+    @post("/auth/login", status_code=200)
     async def login(
         self,
         request: Request[Any, Any, Any],

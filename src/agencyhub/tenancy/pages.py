@@ -21,10 +21,10 @@ class InvitationPage(Controller):
     path = ""
     include_in_schema = False
 
-    @get("/", media_type=MediaType.HTML, exclude_from_auth=True)
+    @get("/", media_type=MediaType.HTML)
     async def home(self) -> str:
         return _page("home.html")
 
-    @get("/invitations/{token:str}", media_type=MediaType.HTML, exclude_from_auth=True)
+    @get("/invitations/{token:str}", media_type=MediaType.HTML)
     async def invitation(self, token: FromPath[str]) -> str:
         return _page("invitation.html")

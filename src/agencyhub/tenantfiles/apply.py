@@ -1,8 +1,8 @@
 """What tenant files declare (specs), applied to the database and read back from it.
 
 Files themselves (parsing, validation with line numbers, rendering) and the public
-entry points are in ``tenantfile``; this module is the database side and knows no
-TOML. It defines the spec types so that imports point one way: tenantfile -> here.
+entry points are in ``tenantfiles.files``; this module is the database side and knows no
+TOML. It defines the spec types so that imports point one way: files -> apply.
 
 Apply is a create-or-update of agencies, clients, users and memberships in one
 system-scope transaction: all files or nothing. It deletes only when asked to
@@ -18,7 +18,7 @@ still be an UPDATE). Every change is recorded as an audit event with
 ``"source": "tenant file"``.
 
 A client's SLA policy, templates, emergency plan and rota are applied after its
-people (they name them) by ``tenantfile_escalation``, in the same transaction.
+people (they name them) by ``tenantfiles.escalation``, in the same transaction.
 
 People's own settings win: an existing user's name is only filled in when empty, and
 their locale is never changed (both are set from the file when the user is created).
@@ -56,7 +56,7 @@ from agencyhub.tenancy.secrets import (
     new_token,
     token_digest,
 )
-from agencyhub.tenancy.tenantfile_escalation import (
+from agencyhub.tenantfiles.escalation import (
     EscalationConflict,
     PlanSpec,
     RotaSpec,

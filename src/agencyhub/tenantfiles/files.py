@@ -6,7 +6,7 @@ A tenant file describes one agency, its staff, its client companies and their pe
 and the line of the offending key, so one run of ``agencyhub tenants validate`` shows
 all that needs fixing. Reading and checking are pure functions of the text; the only
 I/O here is reading the files and the thin :func:`apply_tenant_specs` and
-:func:`export_agency`, which hand over to ``tenantfile_apply`` (the database side; it
+:func:`export_agency`, which hand over to ``tenantfiles.apply`` (the database side; it
 also defines the spec types, so imports point one way: this module -> that one).
 
 tomllib gives no positions, so :class:`Locator` scans the source once and maps key
@@ -16,7 +16,7 @@ The per-client tables ``sla_policy``, ``templates``, ``emergency_plan`` and ``ro
 are read here too: structure and types by the :class:`_Reader`, then the escalation
 feature's own pure rules (``escalation.rules``, ``escalation.plan``) on the values,
 with stand-in ids for the people and templates the file names (``file_id``); their
-spec types and database side are in ``tenantfile_escalation``. Adding another
+spec types and database side are in ``tenantfiles.escalation``. Adding another
 per-client table: add its key to ``CLIENT_TABLES``, write a ``_read_<table>``
 function that reports through the :class:`_Reader`, add a field to ``ClientSpec``,
 to ``_render_client`` (so export round-trips it) and to the applier.
@@ -39,7 +39,7 @@ from agencyhub.escalation import rules as esc_rules
 from agencyhub.escalation.service import GAP_CONTACT_ROLES, ON_DUTY_ROLES
 from agencyhub.tenancy import rules
 from agencyhub.tenancy.secrets import Passwords
-from agencyhub.tenancy.tenantfile_apply import (
+from agencyhub.tenantfiles.apply import (
     DEFAULT_LOCALE,
     AgencySpec,
     ApplyReport,
@@ -52,7 +52,7 @@ from agencyhub.tenancy.tenantfile_apply import (
     apply_specs,
     read_agency_spec,
 )
-from agencyhub.tenancy.tenantfile_escalation import (
+from agencyhub.tenantfiles.escalation import (
     WEEKDAYS,
     LayerSpec,
     PlanSpec,

@@ -9,7 +9,7 @@ the stored forms are its own (``sla.policy_to_json``, ``plan.plan_to_json``,
 ``rota.layer_to_json``), so a
 policy from a file is stored exactly as one set through the API.
 
-Imports point one way: ``tenantfile_apply`` -> here; this module knows no TOML and
+Imports point one way: ``tenantfiles.apply`` -> here; this module knows no TOML and
 reports a conflict with the database as :class:`EscalationConflict` (a line and a
 message) for the applier to turn into a ``TenantFileConflict``.
 """
