@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from agencyhub.audit.models import Event
-from agencyhub.db import TenantSession, after_commit, rls_connection, utcnow
+from agencyhub.db import TenantSession, after_commit, inside_savepoint, rls_connection, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -138,16 +138,8 @@ def _drop_pending_events(session: Session, previous_transaction: SessionTransact
         session.info[_PENDING] = [
             (savepoint, row)
             for savepoint, row in pending
-            if not _inside(savepoint, previous_transaction)
+            if not inside_savepoint(savepoint, previous_transaction)
         ]
-
-
-def _inside(savepoint: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
-    while savepoint is not None:
-        if savepoint is rolled_back:
-            return True
-        savepoint = savepoint.parent
-    return False
 
 
 def _notify_committed() -> None:

@@ -1,0 +1,123 @@
+"""Engines, sessions and transactions: one unit of work, serialised writers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from agencyhub.config import Settings
+from agencyhub.db.scope import ANONYMOUS, Scope, TenantSession
+from agencyhub.errors import Conflict
+
+log = structlog.get_logger("agencyhub.db")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
+    return engine
+
+
+def _drop_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (restart, idle timeout) is replaced.
+
+    asyncpg notices a closed socket by itself, so this costs no round trip — unlike
+    ``pool_pre_ping``, which cost ~0.8 ms of CPU per request (measured on the approve
+    path). A connection that breaks between this check and its use fails that one
+    request and is then discarded by SQLAlchemy.
+    """
+    raw = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(raw, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own implicit BEGIN breaks SAVEPOINT: releasing the first savepoint
+    # would commit the whole transaction. SQLAlchemy emits BEGIN itself instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TenantSession)
+
+
+@asynccontextmanager
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession], scope: Scope = ANONYMOUS
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit on success, roll back on any error."""
+    async with sessions() as session:
+        session.info["scope"] = scope
+        if scope.system is not None:
+            log.info("db.system_scope", reason=scope.system)
+        async with session.begin():
+            yield session
+
+
+async def serialise_writers(session: AsyncSession, key: int) -> None:
+    """Make this transaction wait for any other holding ``key`` until it ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite has one writer at a time; a
+    transaction that reads first and writes later can fail to upgrade its lock
+    (``database is locked``), so it takes the write lock now with a write that changes
+    nothing, and waits for it under the busy timeout.
+    """
+    if session.sync_session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        await session.execute(
+            text("UPDATE alembic_version SET version_num = version_num WHERE 0 = 1")
+        )
+
+
+async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
+    """Flush; a unique-key race with a concurrent writer answers 409, not 500."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        log.info("db.write_conflict", detail=detail)
+        raise Conflict(detail) from exc
+
+
+@dataclass
+class Database:
+    """The app's engine and session factory, created from settings."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        return cls(engine=engine, sessions=create_sessionmaker(engine))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
