@@ -54,7 +54,9 @@ def test_agency_managers_see_every_client_of_their_agency_only(role: str) -> Non
     assert rules.can_view_client(actor, AGENCY, CLIENT)
     assert rules.can_view_client(actor, AGENCY, OTHER_CLIENT)
     assert not rules.can_view_client(actor, OTHER_AGENCY, CLIENT)
-    assert rules.sees_every_client(actor, AGENCY)
+    grant = actor.agency_grant(AGENCY)
+    assert grant is not None
+    assert grant.sees_every_client
 
 
 def test_an_editor_sees_and_acts_for_the_assigned_clients_only() -> None:
@@ -64,7 +66,9 @@ def test_an_editor_sees_and_acts_for_the_assigned_clients_only() -> None:
     assert rules.role_at_client(actor, AGENCY, CLIENT) == Role.EDITOR
     assert not rules.can_view_client(actor, AGENCY, OTHER_CLIENT)
     assert rules.role_at_client(actor, AGENCY, OTHER_CLIENT) is None
-    assert not rules.sees_every_client(actor, AGENCY)
+    grant = actor.agency_grant(AGENCY)
+    assert grant is not None
+    assert not grant.sees_every_client
 
 
 def test_an_unassigned_editor_sees_the_agency_but_no_client() -> None:

@@ -113,11 +113,6 @@ def can_view_agency(actor: Actor, agency_id: uuid.UUID) -> bool:
     return actor.agency_role(agency_id) is not None
 
 
-def sees_every_client(actor: Actor, agency_id: uuid.UUID) -> bool:
-    grant = actor.agency_grant(agency_id)
-    return grant is not None and grant.sees_every_client
-
-
 def can_assign_editors(actor: Actor, agency_id: uuid.UUID) -> bool:
     """Who assigns editors to clients: the agency's owner and admins."""
     return can_manage_agency(actor, agency_id)
@@ -139,10 +134,6 @@ def can_view_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) ->
 def can_manage_client_record(actor: Actor, agency_id: uuid.UUID) -> bool:
     """Create, rename, archive a client company: the agency's owner and admins."""
     return can_manage_agency(actor, agency_id)
-
-
-def can_view_client_people(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
-    return can_view_client(actor, agency_id, client_id)
 
 
 def invitable_roles(
