@@ -115,8 +115,8 @@ ENDPOINTS = (
 )
 
 
-async def targets(db: Any, world: World, key: str) -> dict[str, str]:
-    """The rota (once), an override, a pending swap and a proposed template of ``key``."""
+async def rota_objects(db: Any, world: World, key: str) -> tuple[str, str]:
+    """The rota of ``key`` (once), a running override and a pending swap: their ids."""
     client = world.clients[key]
     approver, executive = world.user_id(f"{key}.approver"), world.user_id(f"{key}.executive")
     start = monday() + timedelta(days=15)
@@ -142,14 +142,26 @@ async def targets(db: Any, world: World, key: str) -> dict[str, str]:
             starts_at=start + timedelta(days=1),
             ends_at=start + timedelta(days=2),
         )
+        session.add_all([override, swap])
+    return str(override.id), str(swap.id)
+
+
+async def targets(db: Any, world: World, key: str) -> dict[str, str]:
+    """The rota (once), an override, a pending swap and a proposed template of ``key``."""
+    client = world.clients[key]
+    override, swap = await rota_objects(db, world, key)
+    async with transaction(db.sessions, Scope.for_system("tests")) as session:
         template = StatementTemplate(
-            **common, name=f"Holding {next(_names)}", body="Wir prüfen das."
+            agency_id=client.agency_id,
+            client_id=client.id,
+            name=f"Holding {next(_names)}",
+            body="Wir prüfen das.",
         )
-        session.add_all([override, swap, template])
+        session.add(template)
     return {
         "client": str(client.id),
-        "override": str(override.id),
-        "swap": str(swap.id),
+        "override": override,
+        "swap": swap,
         "template": str(template.id),
     }
 

@@ -24,16 +24,15 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from agencyhub.app import create_app
-from tests.approvals_helpers import make_channel, make_inbound, make_post, submit
-from tests.factories import PASSWORD, World, make_world
-from tests.helpers import sign_in
-from tests.integration.test_route_isolation import rota_objects
+from tests.factories import PASSWORD, make_world
+from tests.integration.test_route_isolation import targets
 from tests.openapi_bodies import request_body
 
 pytestmark = pytest.mark.postgres
 
 EXAMPLES = int(os.environ.get("AGENCYHUB_FUZZ_EXAMPLES", "12"))
-# Not pinned: revoking one's own token or membership would end the run's sign-in.
+# Not pinned: revoking one's own token or membership would end the run's sign-in
+# (targets() gives the owner's token and an approver's membership).
 UNPINNED = frozenset({"token_id", "membership_id"})
 
 
@@ -61,32 +60,6 @@ def server(postgres_database: Any) -> Iterator[str]:
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
-
-
-async def own_objects(pg: Any, client: Any, world: World) -> dict[str, str]:
-    owner = await sign_in(client, world.users["a.owner"].email)
-    target = world.clients["a1"]
-    channel = await make_channel(owner, target.id)
-    inbound = await make_inbound(owner, target.id, channel["id"])
-    draft = await submit(owner, await make_post(owner, target.id, channel["id"]))
-    template = await owner.post(
-        f"/api/v1/clients/{target.id}/templates", json={"name": "Halt", "body": "Wir prüfen."}
-    )
-    invitation = await owner.post(
-        f"/api/v1/clients/{target.id}/invitations",
-        json={"email": "new.a1@example.com", "role": "viewer"},
-    )
-    override, swap = await rota_objects(pg, world, "a1")
-    return {
-        "agency_id": str(target.agency_id),
-        "client_id": str(target.id),
-        "draft_id": draft["id"],
-        "item_id": inbound["id"],
-        "template_id": template.json()["id"],
-        "invitation_id": invitation.json()["invitation"]["id"],
-        "override_id": override,
-        "swap_id": swap,
-    }
 
 
 def signed_in(base_url: str, email: str, *, token: bool) -> dict[str, str]:
@@ -150,7 +123,7 @@ async def test_fuzzing_as_an_agency_owner_finds_no_5xx_and_no_schema_break(
     pg, pg_client, passwords, server
 ):
     world = await make_world(pg, passwords)
-    ids = await own_objects(pg, pg_client, world)
+    ids = await targets(pg, pg_client, world, "a1")
     headers = signed_in(server, world.users["a.owner"].email, token=True)
     assert fuzz(server, headers, ids) == []
 
@@ -159,7 +132,7 @@ async def test_fuzzing_as_a_client_approver_finds_no_5xx_and_no_schema_break(
     pg, pg_client, passwords, server
 ):
     world = await make_world(pg, passwords)
-    ids = await own_objects(pg, pg_client, world)
+    ids = await targets(pg, pg_client, world, "a1")
     headers = signed_in(server, world.users["a1.approver"].email, token=False)
     assert fuzz(server, headers, ids) == []
 
@@ -191,7 +164,7 @@ class _AnyId(dict[str, str]):
 
 async def test_bodies_at_their_upper_bounds_never_answer_5xx(pg, pg_client, passwords, server):
     world = await make_world(pg, passwords)
-    ids = await own_objects(pg, pg_client, world)
+    ids = await targets(pg, pg_client, world, "a1")
     for key, token in (("a.owner", True), ("a1.client_admin", False)):
         headers = signed_in(server, world.users[key].email, token=token)
         assert longest_bodies(server, headers, ids) == [], key

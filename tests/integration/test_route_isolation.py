@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,12 +25,11 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
-from agencyhub.db import Database, Scope, transaction
-from agencyhub.escalation.models import RotaOverride, RotaRecord, RotaSwap
+from agencyhub.db import Database
 from tests.approvals_helpers import make_channel, make_inbound, make_post, submit
 from tests.factories import World, make_world
 from tests.helpers import sign_in
-from tests.integration.test_escalation_isolation import layer_of, monday
+from tests.integration.test_escalation_isolation import rota_objects
 from tests.openapi_bodies import request_body, required_query
 
 pytestmark = pytest.mark.postgres
@@ -117,32 +115,6 @@ async def targets(
         "override_id": override,
         "swap_id": swap,
     }
-
-
-async def rota_objects(db: Database, world: World, key: str) -> tuple[str, str]:
-    client = world.clients[key]
-    approver, executive = world.user_id(f"{key}.approver"), world.user_id(f"{key}.executive")
-    start = monday() + timedelta(days=15)
-    async with transaction(db.sessions, Scope.for_system("tests")) as session:
-        common = {"agency_id": client.agency_id, "client_id": client.id}
-        session.add(RotaRecord(**common, layers=[layer_of(world, key)]))
-        override = RotaOverride(
-            **common,
-            substitute_id=executive,
-            replaces_id=approver,
-            starts_at=start,
-            ends_at=start + timedelta(hours=3),
-            reason="illness",
-        )
-        swap = RotaSwap(
-            **common,
-            requester_id=approver,
-            colleague_id=executive,
-            starts_at=start + timedelta(days=1),
-            ends_at=start + timedelta(days=2),
-        )
-        session.add_all([override, swap])
-    return str(override.id), str(swap.id)
 
 
 async def walk(

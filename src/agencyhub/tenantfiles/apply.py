@@ -559,13 +559,14 @@ class _Applier:
                 userId=str(user_id),
             )
             self.removal(f"removed {emails[user_id]} ({membership.role}) from {place.name(client)}")
-        await self.remove_unnamed_assignments(place, emails)
+        await self.remove_unnamed_assignments(place, emails, slug_of)
         await self.revoke_unnamed_invitations(place, wanted, slug_of)
 
-    async def remove_unnamed_assignments(self, place: _Place, emails: dict[uuid.UUID, str]) -> None:
+    async def remove_unnamed_assignments(
+        self, place: _Place, emails: dict[uuid.UUID, str], slug_of: dict[uuid.UUID, str]
+    ) -> None:
         listed = {person.email: set(person.clients) for person in place.spec.people}
         by_id = {m.id: m for (_, client_id), m in place.memberships.items() if client_id is None}
-        slug_of = {client.id: slug for slug, client in place.clients.items()}
         for membership_id, client_id in sorted(place.assignments, key=str):
             membership = by_id.get(membership_id)
             if membership is None:
