@@ -316,8 +316,11 @@ async def test_crisis_mode_pauses_scheduled_posts_until_it_ends(client, world, d
     assert ended.json()["pausedPosts"] == 0
     [resumed] = await system_rows(database, Draft)
     assert resumed.paused_at is None
-    types = [e.type for e in await system_rows(database, Event) if e.subject_type == "draft"]
-    assert types[-2:] == ["draft.paused", "draft.resumed"]
+    events = [e for e in await system_rows(database, Event) if e.subject_type == "draft"]
+    assert [e.type for e in events[-2:]] == ["draft.paused", "draft.resumed"]
+    # Each step is one version of the draft, and its event names that version.
+    assert [e.payload["version"] for e in events[-2:]] == [paused.version, resumed.version]
+    assert resumed.version == paused.version + 1
 
 
 async def test_raising_the_severity_while_pending_moves_the_armed_steps_closer(

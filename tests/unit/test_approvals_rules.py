@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from agencyhub.approvals import rules
 from agencyhub.approvals.rules import (
@@ -21,7 +20,6 @@ from agencyhub.approvals.rules import (
     Status,
     Who,
 )
-from agencyhub.tenancy.rules import AGENCY_ROLES, CLIENT_ROLES
 
 AUTHOR = uuid.UUID(int=1)
 APPROVER = uuid.UUID(int=2)
@@ -175,95 +173,3 @@ def test_word_diff_rebuilds_both_sides(old: str, new: str) -> None:
     parts = rules.word_diff(old, new)
     assert "".join(t for op, t in parts if op != "insert") == old
     assert "".join(t for op, t in parts if op != "delete") == new
-
-
-# --- the stateful property test ------------------------------------------------------------
-
-PEOPLE = [uuid.UUID(int=n) for n in range(10, 16)]
-ROLES = sorted(AGENCY_ROLES | CLIENT_ROLES)
-
-
-class DraftLifeCycle(RuleBasedStateMachine):
-    """Any sequence of actions by any role: the invariants of DESIGN §4 always hold."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.status = Status.DRAFT
-        self.severity = Severity.NORMAL
-        self.revisions: list[tuple[uuid.UUID, uuid.UUID]] = [(uuid.uuid4(), PEOPLE[0])]
-        self.approvals: dict[uuid.UUID, list[Approval]] = {}
-        self.policy = rules.DEFAULT_POLICY
-
-    def current_facts(self) -> DraftFacts:
-        revision_id, author = self.revisions[-1]
-        return DraftFacts(
-            status=self.status,
-            severity=self.severity,
-            current_revision_id=revision_id,
-            current_revision_author_id=author,
-            approvals_on_current=tuple(self.approvals.get(revision_id, [])),
-            created_by_id=PEOPLE[0],
-        )
-
-    @rule(
-        action=st.sampled_from(list(Action)),
-        person=st.sampled_from(PEOPLE),
-        # The system (None) and deciders are over-weighted so every state is reached.
-        role=st.sampled_from([*ROLES, "approver", "executive", None, None, None]),
-        on_old_revision=st.booleans(),
-        comment=st.sampled_from(["", "Bitte anders formulieren", "Passt so"]),
-    )
-    def act(
-        self,
-        action: Action,
-        person: uuid.UUID,
-        role: str | None,
-        on_old_revision: bool,
-        comment: str,
-    ) -> None:
-        who = Who.system() if role is None else Who(user_id=person, role=role)
-        revision_id = self.revisions[0][0] if on_old_revision else self.revisions[-1][0]
-        before = self.current_facts()
-        try:
-            outcome = rules.apply_action(
-                before, Request(action, who, revision_id, comment), self.policy
-            )
-        except Refused:
-            return
-        self.check_authority(action, who, outcome.status)
-        if action in rules.DECISIONS:
-            # A decision always binds to the current revision, never another one.
-            assert revision_id == before.current_revision_id
-        if action is Action.REVISE:
-            self.revisions.append((uuid.uuid4(), person))
-        if action is Action.APPROVE:
-            self.approvals.setdefault(revision_id, []).append(Approval(person, who.role or ""))
-        self.status = outcome.status
-
-    @rule(severity=st.sampled_from(list(Severity)))
-    def change_severity(self, severity: Severity) -> None:
-        if self.status in rules.OPEN_STATES:
-            self.severity = severity
-
-    def check_authority(self, action: Action, who: Who, target: Status) -> None:
-        if target in (Status.APPROVED,) and self.status is not Status.APPROVED:
-            assert who.role in CLIENT_ROLES, f"{who.role} approved"
-        if target in (Status.SCHEDULED, Status.PUBLISHED, Status.FALLBACK_TAKEN):
-            assert who.is_system, f"{who.role} moved a draft to {target}"
-        moved_to_authority = target in (Status.APPROVED, Status.SCHEDULED, Status.PUBLISHED)
-        assert not (who.role in AGENCY_ROLES and moved_to_authority and self.status != target)
-
-    @invariant()
-    def status_is_documented(self) -> None:
-        assert self.status in rules.ALL_STATES
-
-    @invariant()
-    def approved_means_the_policy_was_met_on_the_current_revision(self) -> None:
-        if self.status in (Status.APPROVED,):
-            revision_id = self.revisions[-1][0]
-            approvals = self.approvals.get(revision_id, [])
-            assert self.policy.requirement(self.severity).is_met(approvals)
-
-
-DraftLifeCycle.TestCase.settings = settings(max_examples=400, stateful_step_count=40, deadline=None)
-TestDraftLifeCycle = DraftLifeCycle.TestCase

@@ -3,7 +3,8 @@
 A decision is the hottest write of the product (issue #3: 300 approves a second on two
 cores). Through the ORM each statement cost ~0.3–0.5 ms of CPU (criteria options,
 cache keys, the unit of work, loading); these prebuilt Core statements cost a fraction.
-The rules, the version check and the events stay in :mod:`agencyhub.approvals.service`.
+The rules, the version check and the events stay in :mod:`agencyhub.approvals.service`;
+what the draft row becomes is :mod:`agencyhub.approvals.lifecycle`'s answer, saved here.
 
 Core statements get no tenant criteria from the session hook, so every one of them
 names its tenant column itself: ``agency_id IN (...)`` on each table it touches, with
@@ -15,7 +16,9 @@ still applies below them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import Row, Table, and_, bindparam, insert, select, update
@@ -64,8 +67,11 @@ _LOCK_TARGET = (
         _draft.c.current_revision_id,
         _draft.c.scheduled_for,
         _draft.c.created_by_id,
+        _draft.c.submitted_at,
+        _draft.c.sla_due_at,
         _draft.c.decided_at,
         _draft.c.approved_wording,
+        _draft.c.paused_at,
         _client.c.agency_id.label("client_agency_id"),
         _revision.c.author_id.label("revision_author_id"),
         _revision.c.alternatives.label("revision_alternatives"),
@@ -99,12 +105,19 @@ _LOCK_TARGET = (
     .with_for_update(of=_draft)
 )
 
-# What a decision changes; every column comes back for the answer, nothing is read again.
-DRAFT_CHANGES = ("status", "version", "decided_at", "approved_wording", "updated_at")
+# The columns a decision's life-cycle change can touch (a decision never starts an SLA
+# clock: only submit and revise enter the queue); every column comes back for the
+# answer, nothing is read again.
+DRAFT_CHANGES = ("status", "version", "decided_at", "approved_wording")
 _UPDATE_DRAFT = (
     update(_draft)
     .where(_draft.c.id == bindparam("draft_id"), _visible(_draft))
-    .values({name: bindparam(f"new_{name}") for name in DRAFT_CHANGES})
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in DRAFT_CHANGES},
+            "updated_at": bindparam("new_updated_at"),
+        }
+    )
     .returning(*_draft.c)
 )
 _INSERT_DECISION = insert(_decision).values(
@@ -137,19 +150,25 @@ async def lock_target(session: AsyncSession, draft_id: uuid.UUID) -> Target | No
 async def record(
     session: AsyncSession,
     decision: dict[str, Any],
-    draft_id: uuid.UUID,
-    draft_changes: dict[str, Any],
+    row: AnyRow,
+    changes: Mapping[str, Any],
+    now: datetime,
 ) -> Draft:
-    """Insert the decision (every column), apply ``draft_changes`` (every one of
-    :data:`DRAFT_CHANGES`) to the draft; the draft as it is now.
+    """Insert the decision (every column) and save ``changes`` — the life cycle's
+    answer, :attr:`agencyhub.approvals.lifecycle.Change.values` — on the locked draft
+    ``row``; the draft as it is now.
 
     The draft comes back as the session's own instance (refreshed if the session held
     it already, never marked as changed), so later ORM work sees the new state.
     """
+    unexpected = changes.keys() - set(DRAFT_CHANGES)
+    if unexpected:
+        raise ValueError(f"a decision does not change {sorted(unexpected)}")
     params = {
-        "draft_id": draft_id,
+        "draft_id": row.id,
         **{f"decision_{name}": value for name, value in decision.items()},
-        **{f"new_{name}": draft_changes[name] for name in DRAFT_CHANGES},
+        **{f"new_{name}": changes.get(name, getattr(row, name)) for name in DRAFT_CHANGES},
+        "new_updated_at": now,
         **_tenant_params(session, _draft),
     }
     if session.sync_session.get_bind().dialect.name == "postgresql":

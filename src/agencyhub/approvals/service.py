@@ -1,24 +1,28 @@
 """Use cases of drafts: write, revise, submit, decide, withdraw; the approval policy.
 
-Every state change goes through :func:`rules.apply_action` with the draft row locked
-(``SELECT … FOR UPDATE``) and the caller's ``version`` compared first, so two
-approvers deciding at once cannot both win: the second gets 409 with the current
-state. Every change bumps ``version`` and writes an Event in the same transaction.
+Every state change asks :mod:`agencyhub.approvals.lifecycle` (which asks
+:func:`rules.apply_action`) with the draft row locked (``SELECT … FOR UPDATE``) and the
+caller's ``version`` compared first, so two approvers deciding at once cannot both
+win: the second gets 409 with the current state. What the life cycle answers — the
+columns, the version bump, the audit event — is saved as it is, in the same
+transaction, by :mod:`agencyhub.approvals.writer` or, for decisions,
+:mod:`agencyhub.approvals.decision_store`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.approvals import decision_store, rules
+from agencyhub.approvals import decision_store, lifecycle, rules, writer
+from agencyhub.approvals.lifecycle import DraftState
 from agencyhub.approvals.models import ApprovalPolicy, Comment, Decision, Draft, Revision
 from agencyhub.approvals.rules import Action, Kind, Refused, Severity, Status, Who
 from agencyhub.audit.models import Event
@@ -26,7 +30,6 @@ from agencyhub.audit.record import record_event
 from agencyhub.db import flush_or_conflict, new_id, utcnow
 from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from agencyhub.escalation import enforcement
-from agencyhub.escalation import rules as escalation_rules
 from agencyhub.escalation.sla import load_sla_policy
 from agencyhub.publishing import service as publishing
 from agencyhub.publishing.models import Channel, InboundItem
@@ -36,25 +39,7 @@ from agencyhub.tenancy.rules import AGENCY_ROLES, Actor
 from agencyhub.tenancy.service import enter_agency, get_client_for
 
 log = structlog.get_logger(__name__)
-
-
-async def sla_due(
-    session: AsyncSession, client: Client, severity: str, entered_queue_at: datetime
-) -> datetime:
-    """Due time by the client's SLA policy (the default in the client's time zone)."""
-    policy = await load_sla_policy(session, client)
-    return escalation_rules.sla_due_at(entered_queue_at, policy.targets[severity], policy.calendar)
-
-
-# Where a decision can leave a draft; the last three stamp ``decided_at``.
-FINAL_DECISIONS = frozenset({Status.APPROVED, Status.REJECTED, Status.CHANGES_REQUESTED})
-DECIDED_STATES = FINAL_DECISIONS | {Status.PENDING}
-
-DECISION_EVENTS = {
-    Action.APPROVE: "draft.approved",
-    Action.REJECT: "draft.rejected",
-    Action.REQUEST_CHANGES: "draft.changes_requested",
-}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,52 +357,56 @@ def _require_version(
         )
 
 
-def _apply(facts: rules.DraftFacts, request: rules.Request, policy: rules.Policy) -> rules.Outcome:
+def _asked(ask: Callable[[], T]) -> T:
+    """The life cycle's answer, its refusal as the matching HTTP error."""
     try:
-        return rules.apply_action(facts, request, policy)
+        return ask()
     except Refused as refused:
         error = {"forbidden": Forbidden, "invalid": InvalidInput}.get(refused.kind, Conflict)
         raise error(refused.reason[:1].upper() + refused.reason[1:] + ".") from refused
 
 
-async def _transition(
+async def _change(
     session: AsyncSession,
     actor: Actor,
     draft_id: uuid.UUID,
     version: int,
     action: Action,
-    *,
-    comment: str = "",
-    revision_id: uuid.UUID | None = None,
-    wording: int | None = None,
-) -> tuple[DraftAccess, rules.Outcome]:
+    now: datetime,
+) -> tuple[DraftAccess, lifecycle.Change]:
+    """The locked draft and what ``action`` by ``actor`` changes (nothing saved yet)."""
     access = await get_draft_for(session, actor, draft_id, lock=True)
     _check_version(access, version)
-    policy = policy_from_row(access.policy_row)
-    facts = await _facts(session, access.draft, access.revision, wording)
-    request = rules.Request(
-        action=action,
-        who=access.who,
-        revision_id=revision_id or facts.current_revision_id,
-        comment=comment,
-    )
-    return access, _apply(facts, request, policy)
-
-
-async def _enter_status(
-    session: AsyncSession, access: DraftAccess, status: Status, now: datetime
-) -> None:
     draft = access.draft
-    entering_queue = status is Status.PENDING and draft.status != Status.PENDING
-    draft.status = status
-    draft.version += 1
-    if entering_queue:
-        draft.submitted_at = now
-        draft.sla_due_at = await sla_due(session, access.client, draft.severity, now)
+    state = DraftState.of(draft)
+    facts = await _facts(session, draft, access.revision, None)
+    sla = (
+        await load_sla_policy(session, access.client)
+        if lifecycle.enters_queue(state.status, action)
+        else None
+    )
+    request = rules.Request(action=action, who=access.who, revision_id=facts.current_revision_id)
+    policy = policy_from_row(access.policy_row)
+    change = _asked(lambda: lifecycle.transition(state, facts, request, policy, now=now, sla=sla))
+    return access, change
+
+
+async def _save(
+    session: AsyncSession,
+    access: DraftAccess,
+    change: lifecycle.Change,
+    actor_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Save the change, then the emergency plan's part of it, then its audit event."""
+    writer.apply(access.draft, change)
+    if change.entered_queue:
         # The emergency plan is frozen into the draft now; its wake-up goes after commit.
-        await enforcement.arm_escalation(session, draft, access.client, now)
-    if status in FINAL_DECISIONS:
-        draft.decided_at = now
+        await enforcement.arm_escalation(session, access.draft, access.client, now)
+    if change.revised_in_queue:
+        await enforcement.follow_revision(session, access.draft)  # the armed plan goes on
+    if change.event is not None:
+        await writer.record(session, access.draft, actor_id, change.event)
 
 
 async def submit(
@@ -428,15 +417,9 @@ async def submit(
     *,
     now: datetime | None = None,
 ) -> Draft:
-    access, outcome = await _transition(session, actor, draft_id, version, Action.SUBMIT)
-    await _enter_status(session, access, outcome.status, now or utcnow())
-    await _event(
-        session,
-        access.draft,
-        actor.user_id,
-        "draft.submitted",
-        {"slaDueAt": access.draft.sla_due_at.isoformat() if access.draft.sla_due_at else None},
-    )
+    now = now or utcnow()
+    access, change = await _change(session, actor, draft_id, version, Action.SUBMIT, now)
+    await _save(session, access, change, actor.user_id, now)
     return access.draft
 
 
@@ -449,16 +432,12 @@ async def revise(
     *,
     now: datetime | None = None,
 ) -> Draft:
-    access, outcome = await _transition(session, actor, draft_id, version, Action.REVISE)
+    now = now or utcnow()
+    access, change = await _change(session, actor, draft_id, version, Action.REVISE, now)
     channel = await publishing.get_channel_of(session, access.client, access.draft.channel_id)
     _check_content(access.draft.kind, content, channel)
     await _add_revision(session, access.draft, actor.user_id, content)
-    was = access.draft.status
-    await _enter_status(session, access, outcome.status, now or utcnow())
-    if was == Status.PENDING:
-        await enforcement.follow_revision(session, access.draft)  # the armed plan goes on
-    if outcome.restarts_approval:
-        await _event(session, access.draft, actor.user_id, "draft.resubmitted", {"from": was})
+    await _save(session, access, change, actor.user_id, now)
     return access.draft
 
 
@@ -475,8 +454,8 @@ async def decide(
     now: datetime | None = None,
 ) -> Draft:
     """Approve, reject or request changes: the hot path, in Core (see
-    :mod:`agencyhub.approvals.decision_store`); the same rules, lock and version check as
-    every other transition."""
+    :mod:`agencyhub.approvals.decision_store`); the same rules, lock, version check and
+    life cycle as every other transition."""
     action = Action(decision)
     target, who = await _lock_for_decision(session, actor, draft_id)
     row = target.row
@@ -488,30 +467,20 @@ async def decide(
         revision_id=revision_id or facts.current_revision_id,
         comment=comment,
     )
-    outcome = _apply(facts, request, _policy_of(row))
+    now = now or utcnow()
+    policy = _policy_of(row)
+    change = _asked(
+        lambda: lifecycle.transition(
+            DraftState.of(row), facts, request, policy, now=now, wording=wording
+        )
+    )
     assert row.current_revision_id is not None  # the rules refuse a draft without one
     if action is Action.APPROVE:
         _check_wording(1 + len(row.revision_alternatives or ()), wording)
-    now = now or utcnow()
     values = _decision_values(row, who, action, wording, comment, now)
-    draft = await decision_store.record(
-        session, values, row.id, _decided_changes(row, outcome, wording, now)
-    )
-    await _event(
-        session,
-        draft,
-        actor.user_id,
-        "draft.approval_recorded"
-        if action is Action.APPROVE and not outcome.policy_met
-        else DECISION_EVENTS[action],
-        {
-            "revisionId": str(row.current_revision_id),
-            "role": values["role"],
-            "comment": values["comment"],
-            "wording": values["wording"],
-            "status": draft.status,
-        },
-    )
+    draft = await decision_store.record(session, values, row, change.values, now)
+    assert change.event is not None  # every decision is recorded
+    await writer.record(session, draft, actor.user_id, change.event)
     log.info("draft.decided", decision=action.value, status=draft.status)
     return draft
 
@@ -580,24 +549,6 @@ def _decision_facts(target: decision_store.Target, wording: int | None) -> rules
     )
 
 
-def _decided_changes(
-    row: decision_store.AnyRow, outcome: rules.Outcome, wording: int | None, now: datetime
-) -> dict[str, Any]:
-    """The draft's columns after the decision (what :func:`_enter_status` would set).
-
-    A decision never enters the queue (only submit and revise do), so no SLA or
-    escalation work follows from it.
-    """
-    assert outcome.status in DECIDED_STATES
-    return {
-        "status": outcome.status.value,
-        "version": row.version + 1,
-        "decided_at": now if outcome.status in FINAL_DECISIONS else row.decided_at,
-        "approved_wording": (wording or 0) if outcome.policy_met else row.approved_wording,
-        "updated_at": now,
-    }
-
-
 def _check_wording(count: int, wording: int | None) -> None:
     if wording is None and count > 1:
         raise InvalidInput(
@@ -615,9 +566,9 @@ async def withdraw(
     *,
     now: datetime | None = None,
 ) -> Draft:
-    access, outcome = await _transition(session, actor, draft_id, version, Action.WITHDRAW)
-    await _enter_status(session, access, outcome.status, now or utcnow())
-    await _event(session, access.draft, actor.user_id, "draft.withdrawn", {})
+    now = now or utcnow()
+    access, change = await _change(session, actor, draft_id, version, Action.WITHDRAW, now)
+    await _save(session, access, change, actor.user_id, now)
     return access.draft
 
 
@@ -628,8 +579,6 @@ async def change_severity(
     _check_version(access, version)
     if access.who.role not in publishing.TRIAGE_ROLES:
         raise Forbidden("Viewers cannot change severity.")
-    if Status(access.draft.status) not in rules.OPEN_STATES:
-        raise Conflict(f"The draft is {access.draft.status}; its severity is settled.")
     await _set_severity(session, access.draft, access.client, severity, actor.user_id)
     return access.draft
 
@@ -641,20 +590,18 @@ async def _set_severity(
     severity: str,
     actor_id: uuid.UUID | None,
 ) -> None:
-    if draft.severity == severity:
+    state = DraftState.of(draft)
+    running = state.status is Status.PENDING and state.submitted_at is not None
+    sla = await load_sla_policy(session, client) if running else None
+    change = _asked(lambda: lifecycle.change_severity(state, Severity(severity), sla=sla))
+    if change is None:
         return
-    previous = draft.severity
-    draft.severity = severity
-    draft.severity_order = rules.SEVERITY_ORDER[Severity(severity)]
-    draft.version += 1
-    if draft.status == Status.PENDING and draft.submitted_at is not None:
+    writer.apply(draft, change)
+    if change.moved_deadline:
         # A severity change can bring a running deadline closer, never push it back.
-        due = await sla_due(session, client, severity, draft.submitted_at)
-        draft.sla_due_at = min(due, draft.sla_due_at) if draft.sla_due_at else due
         await enforcement.reschedule(session, draft)
-    await _event(
-        session, draft, actor_id, "draft.severity_changed", {"from": previous, "to": severity}
-    )
+    assert change.event is not None
+    await writer.record(session, draft, actor_id, change.event)
 
 
 async def change_inbound_severity(

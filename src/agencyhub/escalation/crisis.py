@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyhub.approvals import writer
 from agencyhub.approvals.models import Draft
-from agencyhub.approvals.rules import Status
 from agencyhub.db import flush_or_conflict, utcnow
 from agencyhub.errors import Conflict
 from agencyhub.escalation.models import Crisis
@@ -70,7 +70,7 @@ async def enter_crisis(
     )
     session.add(crisis)
     await flush_or_conflict(session, "Crisis mode was declared at the same moment.")
-    paused = await _pause_scheduled_posts(session, client, user_id, now)
+    paused = await writer.pause_scheduled_posts(session, client.id, user_id, now)
     await record(
         session,
         client,
@@ -80,29 +80,6 @@ async def enter_crisis(
         {"reason": reason, "draftId": str(draft_id) if draft_id else None, "pausedPosts": paused},
     )
     return crisis
-
-
-async def _pause_scheduled_posts(
-    session: AsyncSession, client: Client, user_id: uuid.UUID | None, now: datetime
-) -> int:
-    drafts = list(
-        await session.scalars(
-            select(Draft)
-            .where(
-                Draft.client_id == client.id,
-                Draft.status == Status.SCHEDULED,
-                Draft.paused_at.is_(None),
-            )
-            .with_for_update()
-        )
-    )
-    for draft in drafts:
-        draft.paused_at = now
-        draft.version += 1
-        await record(
-            session, client, user_id, "draft.paused", ("draft", draft.id), {"crisis": True}
-        )
-    return len(drafts)
 
 
 async def declare_crisis(
@@ -126,7 +103,7 @@ async def end_crisis(session: AsyncSession, actor: Actor, client_id: uuid.UUID) 
         raise Conflict("The client is not in crisis mode.")
     crisis.ended_at = utcnow()
     crisis.ended_by_id = actor.user_id
-    resumed = await _resume_paused_posts(session, access.client, actor.user_id)
+    resumed = await writer.resume_paused_posts(session, access.client.id, actor.user_id)
     await record(
         session,
         access.client,
@@ -136,21 +113,6 @@ async def end_crisis(session: AsyncSession, actor: Actor, client_id: uuid.UUID) 
         {"resumedPosts": resumed},
     )
     return await _view(session, access.client.id)
-
-
-async def _resume_paused_posts(session: AsyncSession, client: Client, user_id: uuid.UUID) -> int:
-    drafts = list(
-        await session.scalars(
-            select(Draft)
-            .where(Draft.client_id == client.id, Draft.paused_at.is_not(None))
-            .with_for_update()
-        )
-    )
-    for draft in drafts:
-        draft.paused_at = None
-        draft.version += 1
-        await record(session, client, user_id, "draft.resumed", ("draft", draft.id), {})
-    return len(drafts)
 
 
 async def get_crisis(session: AsyncSession, actor: Actor, client_id: uuid.UUID) -> CrisisView:

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.approvals import rules as approval_rules
+from agencyhub.approvals import writer as approvals_writer
 from agencyhub.approvals.models import Draft
-from agencyhub.approvals.rules import Action, Status, Who
 from agencyhub.db import after_commit
 from agencyhub.escalation import plan as rules
 from agencyhub.escalation import rules as esc_rules
@@ -357,25 +356,9 @@ async def take_fallback(run: StepRun) -> str | None:
             {"step": run.number, "action": fallback.action.value, "reason": problem},
         )
         return None
-    _enter_fallback_taken(run.draft, run.now)
-    await draft_event(
-        run, "draft.fallback_taken", {"step": run.number, "action": fallback.action.value}
-    )
+    detail = {"step": run.number, "action": fallback.action.value}
+    await approvals_writer.take_fallback(run.session, run.draft, run.now, detail)
     return fallback.action.value
-
-
-def _enter_fallback_taken(draft: Draft, now: datetime) -> None:
-    facts = approval_rules.DraftFacts(
-        status=Status(draft.status),
-        severity=approval_rules.Severity(draft.severity),
-        current_revision_id=draft.current_revision_id,
-        current_revision_author_id=None,
-    )
-    request = approval_rules.Request(action=Action.TAKE_FALLBACK, who=Who.system())
-    outcome = approval_rules.apply_action(facts, request, approval_rules.DEFAULT_POLICY)
-    draft.status = outcome.status
-    draft.version += 1
-    draft.decided_at = now
 
 
 async def draft_event(run: StepRun, type: str, payload: dict[str, Any]) -> None:
