@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: demo test install lock lint typecheck pytest services clean
+.PHONY: demo test install lock lint typecheck pytest services browser web web-test api-types clean
 
-demo: install
+demo: install web
 	$(BIN)/agencyhub demo
 
-test: install services lint typecheck pytest
+test: install services browser lint typecheck web web-test pytest
 
 install: $(STAMP)
 
@@ -38,6 +38,30 @@ lock: $(UV)
 services:
 	bash .ci/ensure-services
 
+browser:
+	bash .ci/ensure-browser
+
+# The web app: npm ci from the committed package-lock.json, then the production build
+# that the server answers under / (frontend/dist).
+WEB := frontend
+WEB_STAMP := $(WEB)/node_modules/.installed
+
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+	cd $(WEB) && npm run build
+
+# The frontend's own checks: generated API types match openapi.json, lint, Vitest.
+web-test: $(WEB_STAMP)
+	cd $(WEB) && npm run check-api-types && npm run lint && npm test
+
+# After an API change: the OpenAPI document, then the TypeScript types generated from it.
+api-types: install $(WEB_STAMP)
+	$(BIN)/agencyhub openapi -o $(WEB)/openapi.json
+	cd $(WEB) && npm run api-types
+
 lint:
 	$(BIN)/ruff check src tests migrations bench
 	$(BIN)/ruff format --check src tests migrations bench
@@ -49,4 +73,4 @@ pytest:
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist test-output

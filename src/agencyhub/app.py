@@ -42,7 +42,6 @@ from agencyhub.tenancy.api import (
     MembershipController,
     provide_actor,
 )
-from agencyhub.tenancy.pages import InvitationPage
 from agencyhub.tenancy.secrets import Passwords
 from agencyhub.web import (
     Runtime,
@@ -52,6 +51,7 @@ from agencyhub.web import (
     refuse_nul_characters,
     request_logging_middleware,
 )
+from agencyhub.webapp import WebAppController
 
 API_VERSION = "0.1.0"
 EMBEDDED_WORKER_THREADS = 2
@@ -104,7 +104,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ClientController,
             MembershipController,
             InvitationController,
-            InvitationPage,
             ChannelController,
             ClientDraftsController,
             DraftController,
@@ -119,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EmergencyPlanController,
             NotificationController,
             CrisisController,
+            WebAppController,  # last: the shell answers every path nothing else claims
         ],
         dependencies={
             "session": Provide(provide_session),

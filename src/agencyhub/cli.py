@@ -99,6 +99,27 @@ def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: i
     click.echo("")
 
 
+@main.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
+def openapi(output: Path | None) -> None:
+    """Print the API's OpenAPI document (what /schema/openapi.json serves) as JSON;
+    the web app's TypeScript types are generated from it (``make api-types``)."""
+    from agencyhub.app import create_app
+    from agencyhub.web import openapi_json
+
+    settings = load_settings(environment="test", log_level="WARNING")
+    document = openapi_json(create_app(settings))
+    if output is None:
+        click.echo(document, nl=False)
+    else:
+        output.write_text(document, encoding="utf-8")
+
+
 # The sans-I/O implementation writes frames straight to the transport; the legacy one
 # runs a task and queues per connection (measured in bench/live).
 WEBSOCKET_IMPLEMENTATION = "websockets-sansio"

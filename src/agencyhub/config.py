@@ -49,6 +49,8 @@ class Settings:
     database_pool_size: int = 10
     # The live relay looks for new events this often even when nobody pokes it.
     live_poll_ms: int = 500
+    # The built web app (``frontend/dist``); empty: the checkout's own build.
+    web_app_dir: str = ""
 
     @property
     def effective_migration_url(self) -> str:

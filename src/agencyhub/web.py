@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -11,7 +12,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -161,3 +162,10 @@ async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
     where = nul_path(decoded)
     if where is not None:
         raise InvalidInput(NUL_REFUSED, field=where or "body")
+
+
+def openapi_json(app: Litestar) -> str:
+    """The app's OpenAPI document as stable JSON (sorted keys, one trailing newline):
+    the committed ``frontend/openapi.json`` is this text, and the web app's types are
+    generated from it."""
+    return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True) + "\n"

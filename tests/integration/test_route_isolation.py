@@ -38,7 +38,8 @@ AGENCY_ROLES = ("a.owner", "a.admin", "a.editor")
 CLIENT_ROLES = ("a1.client_admin", "a1.approver", "a1.executive", "a1.viewer")
 
 # String path parameters are credentials in themselves (an invitation link, a calendar
-# feed's secret) or the schema's own files: no tenant object is named by an id there.
+# feed's secret) or files (the schema's, the web app's): no tenant object is named by an
+# id there.
 CREDENTIAL_PARAMETERS = frozenset({"token", "feed", "path"})
 
 

@@ -224,10 +224,12 @@ class AuthController(Controller):
     @post(
         "/auth/logout",
         status_code=HTTP_204_NO_CONTENT,
-        # Always expire both cookies: a 204 has no body, so the schema promises none.
+        # Always expire both cookies (Max-Age=0; no Expires date, so the OpenAPI document
+        # stays the same from one build to the next): a 204 has no body, so the schema
+        # promises none.
         response_cookies=[
-            Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0, expires=0),
-            Cookie(key=CSRF_COOKIE, value="", path="/", max_age=0, expires=0),
+            Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0),
+            Cookie(key=CSRF_COOKIE, value="", path="/", max_age=0),
         ],
     )
     async def logout(

@@ -1,0 +1,29 @@
+import { useTranslation } from 'react-i18next'
+import { ApiError } from '../api/client'
+
+/** Any failure as a readable message: the problem+json detail when the API sent one. */
+export function errorText(error: unknown, t: (key: string) => string): string {
+  if (error instanceof ApiError) {
+    const field = error.problem.errors?.[0]
+    const detail = error.problem.detail || t('errors.generic')
+    return field?.field && field.message ? `${detail} (${field.field}: ${field.message})` : detail
+  }
+  if (error instanceof TypeError) return t('errors.network')
+  return t('errors.generic')
+}
+
+export function ErrorMessage({ error, onReload }: { error: unknown; onReload?: () => void }) {
+  const { t } = useTranslation()
+  if (!error) return null
+  const conflict = error instanceof ApiError && error.isConflict
+  return (
+    <div role="alert" className="error">
+      <p>{conflict ? `${t('queue.conflict')} ${errorText(error, t)}` : errorText(error, t)}</p>
+      {conflict && onReload && (
+        <button type="button" onClick={onReload}>
+          {t('queue.reload')}
+        </button>
+      )}
+    </div>
+  )
+}

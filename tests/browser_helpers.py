@@ -1,0 +1,106 @@
+"""Browser tests: Debian's Chromium driven by Playwright (no browser download), against
+real `agencyhub serve` processes on PostgreSQL and Redis, serving the built web app."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from tests.conftest import REPO_ROOT
+from tests.factories import PASSWORD
+from tests.live_helpers import Server
+
+CHROMIUM = os.environ.get("AGENCYHUB_TEST_CHROMIUM", "/usr/bin/chromium")
+DIST = REPO_ROOT / "frontend" / "dist"
+SCREENSHOTS = Path(
+    os.environ.get("AGENCYHUB_TEST_SCREENSHOTS", REPO_ROOT / "test-output" / "screenshots")
+)
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 860}
+# Without the background-networking flags Chromium keeps calling home, and this
+# machine's closed network refuses it many times a second.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+SIGN_IN = {
+    "en": ("E-mail", "Password", "Sign in"),
+    "de": ("E-Mail", "Passwort", "Anmelden"),
+}
+
+
+def web_app_env() -> dict[str, str]:
+    """The server's environment for serving the build; the build must exist."""
+    if not (DIST / "index.html").is_file():
+        raise RuntimeError(f"{DIST} has no build: run `make web` first (make test does)")
+    return {"AGENCYHUB_WEB_APP_DIR": str(DIST)}
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def person(
+    browser: Browser, server: Server, email: str, *, language: str = "en", phone: bool = False
+) -> Page:
+    """A new browser context for ``email`` (its own cookies), signed in through the form."""
+    context: BrowserContext = await browser.new_context(
+        viewport=PHONE if phone else DESKTOP,
+        locale="de-DE" if language == "de" else "en-GB",
+        timezone_id="Europe/Berlin",
+    )
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    errors = _PAGE_ERRORS.setdefault(page, [])
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    email_label, password_label, button = SIGN_IN[language]
+    await page.goto(f"{server.base_url}/sign-in")
+    await page.get_by_label(email_label).fill(email)
+    await page.get_by_label(password_label).fill(PASSWORD)
+    await page.get_by_role("button", name=button).click()
+    await expect(page.get_by_role("button", name=SIGN_OUT[language])).to_be_visible()
+    return page
+
+
+SIGN_OUT = {"en": "Sign out", "de": "Abmelden"}
+_PAGE_ERRORS: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
+
+
+def page_errors(page: Page) -> list[str]:
+    """Uncaught script errors of a page opened with :func:`person`."""
+    return _PAGE_ERRORS.get(page, [])
+
+
+def _screenshot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    path = _screenshot_path(name)
+    await page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+async def live(page: Page) -> None:
+    """Wait until the page's live connection is up (its header says so)."""
+    await expect(page.locator(".live")).to_have_text("Live")
