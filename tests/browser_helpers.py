@@ -60,18 +60,35 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 async def person(
-    browser: Browser, server: Server, email: str, *, language: str = "en", phone: bool = False
+    browser: Browser,
+    server: Server,
+    email: str,
+    *,
+    language: str = "en",
+    phone: bool = False,
+    bypass_csp: bool = False,
 ) -> Page:
-    """A new browser context for ``email`` (its own cookies), signed in through the form."""
+    """A new browser context for ``email`` (its own cookies), signed in through the form.
+
+    Script errors and Content-Security-Policy violations are collected (see
+    :func:`page_errors`); ``bypass_csp`` only for injecting axe-core.
+    """
     context: BrowserContext = await browser.new_context(
         viewport=PHONE if phone else DESKTOP,
         locale="de-DE" if language == "de" else "en-GB",
         timezone_id="Europe/Berlin",
+        bypass_csp=bypass_csp,
     )
     page = await context.new_page()
     page.set_default_timeout(10_000)
     errors = _PAGE_ERRORS.setdefault(page, [])
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     email_label, password_label, button = SIGN_IN[language]
     await page.goto(f"{server.base_url}/sign-in")
     await page.get_by_label(email_label).fill(email)
@@ -104,3 +121,20 @@ async def screenshot(page: Page, name: str) -> Path:
 async def live(page: Page) -> None:
     """Wait until the page's live connection is up (its header says so)."""
     await expect(page.locator(".live")).to_have_text("Live")
+
+
+AXE = REPO_ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = frozenset({"serious", "critical"})
+
+
+async def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.1 AA
+    rules); the page's context must bypass the CSP for the injected script."""
+    await page.add_script_tag(path=str(AXE))
+    rules = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']"
+    result = await page.evaluate(f"axe.run(document, {{runOnly: {rules}}})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in SERIOUS
+    ]

@@ -30,6 +30,7 @@ from tests.approvals_helpers import make_channel, make_inbound, make_post, submi
 from tests.factories import World, make_world
 from tests.helpers import sign_in
 from tests.integration.test_escalation_isolation import rota_objects
+from tests.integration.test_notifications_api import notify
 from tests.openapi_bodies import request_body, required_query
 
 pytestmark = pytest.mark.postgres
@@ -104,6 +105,7 @@ async def targets(
     for response in (template, invitation, token):
         assert response.status_code == 201, response.text
     override, swap = await rota_objects(db, world, key)
+    notification = await notify(db, world, f"{key}.approver", key, "Eskalation")
     return {
         "agency_id": str(target.agency_id),
         "client_id": str(target.id),
@@ -115,6 +117,7 @@ async def targets(
         "token_id": token.json()["details"]["id"],
         "override_id": override,
         "swap_id": swap,
+        "notification_id": str(notification),
     }
 
 

@@ -7,11 +7,14 @@ import { ErrorBoundary } from '../components/ErrorBoundary'
 import { Layout, Loading } from '../components/Layout'
 import { LiveProvider } from '../live/LiveProvider'
 import { AgencyPage } from '../pages/AgencyPage'
+import { AuditPage } from '../pages/AuditPage'
 import { ComposerPage } from '../pages/ComposerPage'
 import { DraftPage } from '../pages/DraftPage'
 import { InboxPage } from '../pages/InboxPage'
 import { InvitationPage } from '../pages/InvitationPage'
+import { NotificationsPage } from '../pages/NotificationsPage'
 import { QueuePage } from '../pages/QueuePage'
+import { SettingsPage } from '../pages/SettingsPage'
 import { SignInPage } from '../pages/SignInPage'
 import { WorkspacesPage } from '../pages/WorkspacesPage'
 
@@ -48,7 +51,11 @@ function SignedIn() {
         <Route path="clients/:clientId/queue" element={<QueuePage />} />
         <Route path="clients/:clientId/inbox" element={<InboxPage />} />
         <Route path="clients/:clientId/compose" element={<ComposerPage />} />
+        <Route path="clients/:clientId/audit" element={<AuditPage />} />
+        <Route path="clients/:clientId/settings" element={<SettingsPage />} />
+        <Route path="clients/:clientId/settings/:section" element={<SettingsPage />} />
         <Route path="drafts/:draftId" element={<DraftPage />} />
+        <Route path="notifications" element={<NotificationsPage />} />
         <Route path="*" element={<Navigate to="/" replace />} />
       </Routes>
     </ErrorBoundary>

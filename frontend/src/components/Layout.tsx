@@ -3,6 +3,7 @@ import { Link, Outlet, useNavigate } from 'react-router'
 import { useSignOut, useMe } from '../auth/session'
 import { LANGUAGES } from '../i18n'
 import { useLiveState } from '../live/LiveProvider'
+import { useNotifications } from '../pages/NotificationsPage'
 
 export function Layout() {
   const { t, i18n } = useTranslation()
@@ -18,7 +19,7 @@ export function Layout() {
         {t('app.skip')}
       </a>
       <header className="bar">
-        <Link to="/" className="brand" aria-label={t('workspace.switch')}>
+        <Link to="/workspaces" className="brand" aria-label={`${t('app.name')} – ${t('workspace.switch')}`}>
           {t('app.name')}
         </Link>
         <span className={`live live-${live}`} role="status" aria-live="polite">
@@ -34,6 +35,7 @@ export function Layout() {
             ))}
           </select>
         </label>
+        {me.data && <UnreadLink />}
         {me.data && (
           <button
             type="button"
@@ -48,6 +50,24 @@ export function Layout() {
         <Outlet />
       </main>
     </>
+  )
+}
+
+function UnreadLink() {
+  const { t } = useTranslation()
+  const unread = useNotifications(true)
+  const count = unread.data?.items.length ?? 0
+  return (
+    <Link to="/notifications" className="unread" aria-label={t('notifications.link', { count })}>
+      <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="currentColor">
+        <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5-6.71V3.5a2 2 0 0 0-4 0v.79A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" />
+      </svg>
+      {count > 0 && (
+        <span className="count" aria-hidden="true">
+          {count}
+        </span>
+      )}
+    </Link>
   )
 }
 

@@ -6,6 +6,9 @@ import { LiveFeed, type FeedState } from './feed'
 
 type Listener = (event: LiveEvent) => void
 
+// Events whose step also wrote in-app notifications: the list is fetched again.
+const NOTIFYING = ['draft.reminder_sent', 'draft.escalated', 'draft.fallback_', 'crisis.']
+
 interface LiveContextValue {
   state: FeedState
   subscribe(listener: Listener): () => void
@@ -40,7 +43,7 @@ export function LiveProvider({
         if (event.subjectType === 'draft' && event.subjectId) {
           void queryClient.invalidateQueries({ queryKey: ['draft', event.subjectId] })
         }
-        if (event.event.startsWith('notification.')) {
+        if (NOTIFYING.some((prefix) => event.event.startsWith(prefix))) {
           void queryClient.invalidateQueries({ queryKey: ['notifications'] })
         }
         if (event.event.startsWith('crisis.') && event.clientId) {

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next'
 import { Link, useParams } from 'react-router'
 import { api, unwrap } from '../api/client'
 import { ErrorMessage } from '../components/ErrorMessage'
+import { ClientNav } from '../components/ClientNav'
 import { Loading } from '../components/Layout'
 import { formatDateTime } from '../i18n/format'
 import { useLiveEvents } from '../live/LiveProvider'
@@ -38,6 +39,7 @@ export function InboxPage() {
         {t('inbox.title')}
         {client.data && <span className="subtitle"> · {client.data.name}</span>}
       </h1>
+      <ClientNav clientId={clientId} agencyId={client.data?.agencyId} />
       <p className="muted">{t('time.zone', { zone })}</p>
       {items.length === 0 && <p className="empty">{t('inbox.empty')}</p>}
       <ul className="cards">

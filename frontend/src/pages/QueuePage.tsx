@@ -6,6 +6,7 @@ import { Link, useParams } from 'react-router'
 import { useMe } from '../auth/session'
 import { DECIDING_ROLES, roleAtClient } from '../auth/workspace'
 import { ErrorMessage } from '../components/ErrorMessage'
+import { ClientNav } from '../components/ClientNav'
 import { Loading } from '../components/Layout'
 import { formatDateTime } from '../i18n/format'
 import { countdown } from '../queue/countdown'
@@ -72,6 +73,7 @@ export function QueuePage() {
         {t('queue.title')}
         {client.data && <span className="subtitle"> · {client.data.name}</span>}
       </h1>
+      <ClientNav clientId={clientId} agencyId={client.data?.agencyId} />
       {crisis.data?.active && (
         <p className="banner crisis" role="alert">
           {t('severity.crisis')}: {crisis.data.reason || formatDateTime(crisis.data.startedAt, zone, i18n.language)}

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
+import structlog
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -14,6 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
+from agencyhub.db import utcnow
 from agencyhub.errors import NotFound
 from agencyhub.escalation import crisis, emergency, ical, notify, rota, sla, swaps, templates
 from agencyhub.escalation import rules as escalation_rules
@@ -30,6 +32,7 @@ from agencyhub.escalation.schemas import (
     LayerOut,
     NotificationList,
     NotificationOut,
+    NotificationsRead,
     OnDutyOut,
     OpeningHoursOut,
     OverrideCreate,
@@ -53,6 +56,8 @@ from agencyhub.escalation.schemas import (
 )
 from agencyhub.tenancy.models import User
 from agencyhub.tenancy.rules import Actor
+
+log = structlog.get_logger(__name__)
 
 SeverityName = Literal["normal", "high", "crisis"]
 
@@ -549,6 +554,27 @@ class NotificationController(Controller):
         """The caller's in-app notifications, newest first."""
         rows = await notify.list_my_notifications(session, actor, unread_only=unread)
         return NotificationList(items=[notification_out(n) for n in rows])
+
+    @post("/{notification_id:uuid}/read", status_code=200)
+    async def mark_read(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        notification_id: FromPath[uuid.UUID],
+    ) -> NotificationOut:
+        """Mark one of your notifications read (again: nothing changes)."""
+        notification = await notify.mark_read(session, actor, notification_id, utcnow())
+        log.info("notification.read", notification_id=str(notification_id))
+        return notification_out(notification)
+
+    @post("/read", status_code=200)
+    async def mark_all_read(
+        self, session: NamedDependency[AsyncSession], actor: NamedDependency[Actor]
+    ) -> NotificationsRead:
+        """Mark every unread notification of yours read; answers how many."""
+        count = await notify.mark_all_read(session, actor, utcnow())
+        log.info("notification.all_read", count=count)
+        return NotificationsRead(read=count)
 
 
 class CrisisController(Controller):

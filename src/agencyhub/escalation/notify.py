@@ -11,11 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyhub.errors import NotFound
 from agencyhub.escalation.models import Notification
 from agencyhub.tenancy.models import Client
 from agencyhub.tenancy.rules import Actor
@@ -75,3 +77,31 @@ async def list_my_notifications(
         query = query.where(Notification.read_at.is_(None))
     query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
     return (await session.scalars(query.limit(NOTIFICATION_PAGE))).all()
+
+
+async def mark_read(
+    session: AsyncSession, actor: Actor, notification_id: uuid.UUID, now: datetime
+) -> Notification:
+    """One of the caller's notifications, read (idempotent: the first time stays);
+    anyone else's answers 404 like a missing one."""
+    notification = await session.scalar(
+        select(Notification).where(
+            Notification.id == notification_id, Notification.user_id == actor.user_id
+        )
+    )
+    if notification is None:
+        raise NotFound("No such notification.")
+    if notification.read_at is None:
+        notification.read_at = now
+    return notification
+
+
+async def mark_all_read(session: AsyncSession, actor: Actor, now: datetime) -> int:
+    """Every unread notification of the caller, read; how many there were."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+        .values(read_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

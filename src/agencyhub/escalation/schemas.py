@@ -303,6 +303,10 @@ class NotificationList(Out):
     items: list[NotificationOut]
 
 
+class NotificationsRead(Out):
+    read: int  # how many were unread
+
+
 class CrisisBody(Camel):
     reason: Note = ""
 
