@@ -4,16 +4,22 @@ real `agencyhub serve` processes on PostgreSQL and Redis, serving the built web 
 from __future__ import annotations
 
 import os
+import secrets
+import signal
+import subprocess
+import sys
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import redis
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from agencyhub.config import Settings
 from tests.conftest import REPO_ROOT
 from tests.factories import PASSWORD
-from tests.live_helpers import Server
+from tests.live_helpers import REDIS_URL, Server
 
 CHROMIUM = os.environ.get("AGENCYHUB_TEST_CHROMIUM", "/usr/bin/chromium")
 DIST = REPO_ROOT / "frontend" / "dist"
@@ -41,10 +47,45 @@ SIGN_IN = {
 
 
 def web_app_env() -> dict[str, str]:
-    """The server's environment for serving the build; the build must exist."""
+    """The server's environment for serving the build (the build must exist), with a
+    broker namespace of its own, so no other test's worker takes its messages."""
     if not (DIST / "index.html").is_file():
         raise RuntimeError(f"{DIST} has no build: run `make web` first (make test does)")
-    return {"AGENCYHUB_WEB_APP_DIR": str(DIST)}
+    return {
+        "AGENCYHUB_WEB_APP_DIR": str(DIST),
+        "AGENCYHUB_BROKER_NAMESPACE": f"agencyhub-browser-{secrets.token_hex(4)}",
+    }
+
+
+@contextmanager
+def background_worker(settings: Settings, env: dict[str, str], log_path: Path) -> Iterator[None]:
+    """`agencyhub worker` on the servers' database, Redis and broker namespace; its
+    keys are deleted afterwards."""
+    command = [str(Path(sys.executable).with_name("agencyhub")), "worker", "--threads", "2"]
+    full_env = {
+        **os.environ,
+        "AGENCYHUB_ENVIRONMENT": "test",
+        "AGENCYHUB_DATABASE_URL": settings.database_url,
+        "AGENCYHUB_REDIS_URL": REDIS_URL,
+        "AGENCYHUB_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(f"{env['AGENCYHUB_BROKER_NAMESPACE']}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 @asynccontextmanager

@@ -44,6 +44,14 @@ describe('merging live events', () => {
     expect(merged.refetch).toBe(false)
   })
 
+  it('keeps the very objects of the items it did not touch (so their cards do not render again)', () => {
+    const merged = mergeLiveEvent(queue, event('a', 'approved', 3), CLIENT)
+    expect(merged.items[0]).toBe(queue[1])
+    const updated = mergeLiveEvent(queue, event('a', 'pending', 3, { event: 'draft.approval_recorded' }), CLIENT)
+    expect(updated.items.find((i) => i.id === 'b')).toBe(queue[1])
+    expect(updated.items.find((i) => i.id === 'a')).not.toBe(queue[0])
+  })
+
   it('asks to refetch for a draft that entered the queue', () => {
     const merged = mergeLiveEvent(queue, event('new', 'pending', 2, { event: 'draft.submitted' }), CLIENT)
     expect(merged.items).toHaveLength(2)

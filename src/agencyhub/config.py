@@ -32,6 +32,9 @@ class Settings:
     # Migrations run as the schema owner; the app connects as a role without BYPASSRLS.
     migration_database_url: str = ""
     redis_url: str = ""
+    # The Redis key prefix of the background queues: deployments (or test runs) that
+    # share one Redis keep their messages apart.
+    broker_namespace: str = "dramatiq"
     secret_key: str = DEMO_SECRET_KEY
     base_url: str = "http://127.0.0.1:8000"
     log_format: LogFormat = "console"

@@ -63,7 +63,9 @@ def redis_client(url: str) -> redis.Redis:
 def setup_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(client=redis_client(settings.redis_url))  # type: ignore[no-untyped-call]
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            client=redis_client(settings.redis_url), namespace=settings.broker_namespace
+        )
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

@@ -92,7 +92,7 @@ async def test_a_reply_reaches_the_approvers_phone_and_its_approval_the_editor_l
             await expect(approver.get_by_text("Nichts wartet auf Sie")).to_be_visible()
             # The editor's open draft page follows without a reload.
             await expect(editor.get_by_test_id("draft-status")).to_have_text("Approved")
-            await expect(editor.get_by_test_id("timeline")).to_contain_text("draft.approved")
+            await expect(editor.get_by_test_id("timeline")).to_contain_text("Approved")
             await screenshot(editor, "draft-desktop-en")
             assert page_errors(editor) == []
             assert page_errors(approver) == []

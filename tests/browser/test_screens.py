@@ -10,10 +10,12 @@ import uuid
 from typing import Any
 
 from playwright.async_api import Page, expect
+from sqlalchemy import delete
 
 from agencyhub.audit.record import record_event
 from agencyhub.db import Scope, transaction
 from agencyhub.escalation.models import Notification
+from agencyhub.tenancy.models import UserSession
 from tests.browser_helpers import (
     accessibility_problems,
     chromium,
@@ -23,7 +25,7 @@ from tests.browser_helpers import (
     screenshot,
     web_app_env,
 )
-from tests.factories import World, make_world
+from tests.factories import PASSWORD, World, make_world
 from tests.live_helpers import Login, Server, api, login, servers
 
 
@@ -253,3 +255,51 @@ async def test_the_app_installs_and_never_caches_an_api_answer(
             )
             assert any("/index.html" in url for url in cached), cached
             assert not [url for url in cached if "/api/" in url], cached
+
+
+async def test_the_queue_card_shows_what_a_new_revision_changed(
+    pg, postgres_database, passwords, tmp_path
+):
+    world = await make_world(pg, passwords)
+    a1 = world.clients["a1"].id
+    with servers(postgres_database.settings, tmp_path, count=1, env=web_app_env()) as [server]:
+        owner = await login(server, world.users["a.owner"].email)
+        content = await _content(server, owner, a1)
+        await api(
+            server,
+            owner,
+            "POST",
+            f"/api/v1/drafts/{content['draft']['id']}/revisions",
+            json={
+                "version": 2,
+                "body": "Wir arbeiten mit Hochdruck an der Störung in der Südstadt.",
+                "alternatives": [],
+            },
+        )
+        async with chromium() as browser:
+            approver = await person(browser, server, world.users["a1.approver"].email)
+            card = approver.locator("article").filter(has_text="in der Südstadt.")
+            await card.get_by_text("Changes to the previous revision").click()
+            await expect(card.locator("ins")).to_contain_text("in der Südstadt.")
+            assert page_errors(approver) == []
+
+
+async def test_an_ended_session_leads_back_to_sign_in_and_then_to_the_same_page(
+    pg, postgres_database, passwords, tmp_path
+):
+    world = await make_world(pg, passwords)
+    a1 = world.clients["a1"].id
+    with servers(postgres_database.settings, tmp_path, count=1, env=web_app_env()) as [server]:
+        async with chromium() as browser:
+            approver = await person(browser, server, world.users["a1.approver"].email)
+            await live(approver)
+            # Signed out elsewhere (or expired): the server forgets every session.
+            async with transaction(pg.sessions, Scope.for_system("tests")) as session:
+                await session.execute(delete(UserSession))
+            # The next API call (an in-app navigation) answers 401.
+            await approver.get_by_role("link", name="Audit trail").click()
+            await expect(approver.get_by_text("Your session has ended")).to_be_visible()
+            await approver.get_by_label("E-mail").fill(world.users["a1.approver"].email)
+            await approver.get_by_label("Password").fill(PASSWORD)
+            await approver.get_by_role("button", name="Sign in").click()
+            await expect(approver).to_have_url(f"{server.base_url}/clients/{a1}/audit")

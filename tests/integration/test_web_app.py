@@ -113,3 +113,19 @@ def test_the_committed_openapi_document_is_the_apps():
     settings = dataclasses.replace(test_settings("sqlite+aiosqlite://"), web_app_dir="")
     committed = (REPO_ROOT / "frontend" / "openapi.json").read_text(encoding="utf-8")
     assert committed == openapi_json(create_app(settings)), "run `make api-types`"
+
+
+def test_the_app_never_renders_content_as_html():
+    """Drafts, comments and inbound items are people's text: the app renders it as text
+    (React escapes it), never through dangerouslySetInnerHTML or innerHTML."""
+    sources = sorted((REPO_ROOT / "frontend" / "src").rglob("*.ts*"))
+    assert len(sources) > 20
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for path in sources
+        if any(
+            word in path.read_text(encoding="utf-8")
+            for word in ("dangerouslySetInnerHTML", "innerHTML")
+        )
+    ]
+    assert offenders == []

@@ -42,6 +42,8 @@ export const de: Texts = {
   severity: { normal: 'Normal', high: 'Hoch', crisis: 'Krise' },
   status: {
     draft: 'Entwurf',
+    overdue_one: '{{count}} überfällig',
+    overdue_other: '{{count}} überfällig',
     pending: 'Wartet auf Freigabe',
     changes_requested: 'Änderungen erbeten',
     approved: 'Freigegeben',
@@ -85,6 +87,7 @@ export const de: Texts = {
     bulkDone_one: '{{count}} Eintrag freigegeben.',
     bulkDone_other: '{{count}} Einträge freigegeben.',
     select: 'Zur Freigabe auswählen: {{title}}',
+    showingFirst: 'Die ersten {{shown}} von {{total}} Einträgen, nach Fälligkeit.',
     loadMore: 'Mehr anzeigen',
   },
   draft: {
@@ -133,6 +136,7 @@ export const de: Texts = {
     preview: 'Vorschau',
     saveDraft: 'Entwurf speichern',
     submit: 'Zur Freigabe einreichen',
+    insertTemplate: 'Freigegebene Stellungnahme einfügen',
     answering: 'Antwort auf',
   },
   notifications: {
@@ -215,6 +219,8 @@ export const de: Texts = {
     reasons: { holiday: 'Urlaub', illness: 'Krankheit', other: 'Sonstiges' },
     addOverride: 'Vertretung eintragen',
     gaps: 'Ohne Bereitschaft (nächste 14 Tage)',
+    calendarOfOverrides: 'Die nächsten 14 Tage',
+    nobody: 'Niemand in Bereitschaft',
     noGaps: 'In den nächsten 14 Tagen hat zu jeder Zeit jemand Bereitschaft.',
     templates: 'Stellungnahmen',
     templateStatus: { proposed: 'vorgeschlagen', approved: 'freigegeben', retired: 'zurückgezogen' },
@@ -233,6 +239,35 @@ export const de: Texts = {
     declareCrisis: 'Krisenmodus ausrufen',
     endCrisis: 'Krisenmodus beenden',
   },
+  events: {
+    comment: {
+      added: 'Kommentar geschrieben',
+    },
+    draft: {
+      approval_recorded: 'Freigabe erfasst (weitere nötig)',
+      approved: 'Freigegeben',
+      changes_requested: 'Änderungen erbeten',
+      created: 'Entwurf angelegt',
+      escalated: 'Eskaliert (Stufe {{step}})',
+      fallback_published: 'Notfallplan hat die Stellungnahme veröffentlicht',
+      fallback_skipped: 'Notfallplan konnte seine Maßnahme nicht ergreifen',
+      fallback_taken: 'Notfallplan hat seine Maßnahme ergriffen',
+      paused: 'Vom Krisenmodus pausiert',
+      published: 'Veröffentlicht',
+      rejected: 'Abgelehnt',
+      reminder_sent: 'Erinnerung an die Bereitschaft gesendet',
+      resubmitted: 'Neue Fassung eingereicht',
+      resumed: 'Nach dem Krisenmodus fortgesetzt',
+      scheduled: 'Geplant',
+      severity_changed: 'Dringlichkeit geändert',
+      submitted: 'Zur Freigabe eingereicht',
+      withdrawn: 'Zurückgezogen',
+    },
+    revision: {
+      created: 'Fassung {{number}} geschrieben',
+    },
+  },
+
   errors: {
     generic: 'Etwas ist schiefgelaufen.',
     network: 'Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',

@@ -40,6 +40,8 @@ export const en = {
   severity: { normal: 'Normal', high: 'High', crisis: 'Crisis' },
   status: {
     draft: 'Draft',
+    overdue_one: '{{count}} overdue',
+    overdue_other: '{{count}} overdue',
     pending: 'Waiting for approval',
     changes_requested: 'Changes requested',
     approved: 'Approved',
@@ -83,6 +85,7 @@ export const en = {
     bulkDone_one: '{{count}} item approved.',
     bulkDone_other: '{{count}} items approved.',
     select: 'Select for approval: {{title}}',
+    showingFirst: 'Showing the first {{shown}} of {{total}} items, soonest deadline first.',
     loadMore: 'Show more',
   },
   draft: {
@@ -131,6 +134,7 @@ export const en = {
     preview: 'Preview',
     saveDraft: 'Save draft',
     submit: 'Submit for approval',
+    insertTemplate: 'Insert an approved statement',
     answering: 'Answering',
   },
   notifications: {
@@ -213,6 +217,8 @@ export const en = {
     reasons: { holiday: 'Holiday', illness: 'Illness', other: 'Other' },
     addOverride: 'Add stand-in',
     gaps: 'Nobody on duty (next 14 days)',
+    calendarOfOverrides: 'The next 14 days',
+    nobody: 'Nobody on duty',
     noGaps: 'Someone is on duty at every moment of the next 14 days.',
     templates: 'Holding statements',
     templateStatus: { proposed: 'proposed', approved: 'approved', retired: 'retired' },
@@ -231,6 +237,35 @@ export const en = {
     declareCrisis: 'Declare crisis mode',
     endCrisis: 'End crisis mode',
   },
+  events: {
+    comment: {
+      added: 'Comment added',
+    },
+    draft: {
+      approval_recorded: 'Approval recorded (more needed)',
+      approved: 'Approved',
+      changes_requested: 'Changes requested',
+      created: 'Draft created',
+      escalated: 'Escalated (step {{step}})',
+      fallback_published: 'Emergency plan published the holding statement',
+      fallback_skipped: 'Emergency plan could not take its fallback',
+      fallback_taken: 'Emergency plan took its fallback',
+      paused: 'Paused by crisis mode',
+      published: 'Published',
+      rejected: 'Rejected',
+      reminder_sent: 'Reminder sent to the person on duty',
+      resubmitted: 'New revision submitted',
+      resumed: 'Resumed after crisis mode',
+      scheduled: 'Scheduled',
+      severity_changed: 'Severity changed',
+      submitted: 'Submitted for approval',
+      withdrawn: 'Withdrawn',
+    },
+    revision: {
+      created: 'Revision {{number}} written',
+    },
+  },
+
   errors: {
     generic: 'Something went wrong.',
     network: 'The server cannot be reached. Check your connection.',

@@ -60,7 +60,7 @@ function ClientSummary({ clientId }: { clientId: string }) {
   return (
     <span className="muted">
       {queue.data.total} {t('agency.pending')}
-      {overdue > 0 && <span className="due due-overdue"> · {t('queue.overdue', { time: overdue })}</span>}
+      {overdue > 0 && <span className="due due-overdue"> · {t('agency.overdue', { count: overdue })}</span>}
       {crisis.data?.active && <span className="badge severity-crisis"> {t('severity.crisis')}</span>}
     </span>
   )

@@ -24,6 +24,15 @@ export function ComposerPage() {
     queryFn: () => unwrap(api.GET('/api/v1/clients/{client_id}/inbox', { params: { path: { client_id: clientId } } })),
     enabled: inboundItemId !== null,
   })
+  const templates = useQuery({
+    queryKey: ['templates', clientId, 'approved'],
+    queryFn: () =>
+      unwrap(
+        api.GET('/api/v1/clients/{client_id}/templates', {
+          params: { path: { client_id: clientId }, query: { status: 'approved' } },
+        }),
+      ),
+  })
   const [channelId, setChannelId] = useState('')
   const [body, setBody] = useState('')
   const [alternatives, setAlternatives] = useState<string[]>([])
@@ -87,6 +96,25 @@ export function ComposerPage() {
               {channels.data.items.map((c) => (
                 <option key={c.id} value={c.id}>
                   {c.displayName} ({c.platform})
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {templates.data && templates.data.items.length > 0 && (
+          <label>
+            {t('composer.insertTemplate')}
+            <select
+              value=""
+              onChange={(e) => {
+                const chosen = templates.data.items.find((tpl) => tpl.id === e.target.value)
+                if (chosen) setBody(body ? `${body}\n\n${chosen.body}` : chosen.body)
+              }}
+            >
+              <option value="">—</option>
+              {templates.data.items.map((tpl) => (
+                <option key={tpl.id} value={tpl.id}>
+                  {tpl.name}
                 </option>
               ))}
             </select>

@@ -7,6 +7,7 @@ import { useMe } from '../auth/session'
 import { AGENCY_ROLES, roleAtClient } from '../auth/workspace'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { Loading } from '../components/Layout'
+import { DiffText } from '../components/RevisionDiff'
 import { formatDateTime } from '../i18n/format'
 import { useClient } from '../queue/data'
 
@@ -86,11 +87,7 @@ export function DraftPage() {
           {current.diff && current.number > 1 && (
             <>
               <h3>{t('draft.changes')}</h3>
-              <p className="text diff">
-                {current.diff.map((part, index) =>
-                  part.op === 'insert' ? <ins key={index}>{part.text}</ins> : part.op === 'delete' ? <del key={index}>{part.text}</del> : <span key={index}>{part.text}</span>,
-                )}
-              </p>
+              <DiffText parts={current.diff} />
             </>
           )}
           {current.rationale && <p className="muted text">{current.rationale}</p>}
@@ -122,8 +119,12 @@ export function DraftPage() {
       <h2>{t('draft.timeline')}</h2>
       <ol className="timeline" data-testid="timeline">
         {timeline.map((e) => (
-          <li key={e.id}>
-            <code>{e.type}</code> <span className="muted">{when(e.createdAt)}</span>
+          <li key={e.id} data-type={e.type}>
+            {i18n.exists(`events.${e.type}`) ? t(`events.${e.type}`, e.payload as Record<string, unknown>) : <code>{e.type}</code>}{' '}
+            <span className="muted">
+              {when(e.createdAt)}
+              {e.actorKind === 'system' && ` · ${t('audit.system')}`}
+            </span>
           </li>
         ))}
       </ol>

@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query'
-import { useState } from 'react'
+import { memo, useCallback, useState } from 'react'
 import { api, unwrap, type Schemas } from '../api/client'
 import { useTranslation } from 'react-i18next'
 import { Link, useParams } from 'react-router'
@@ -8,6 +8,7 @@ import { DECIDING_ROLES, roleAtClient } from '../auth/workspace'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { ClientNav } from '../components/ClientNav'
 import { Loading } from '../components/Layout'
+import { RevisionDiffOnDemand } from '../components/RevisionDiff'
 import { formatDateTime } from '../i18n/format'
 import { countdown } from '../queue/countdown'
 import { decide, queueKey, useClient, useCrisis, useOnDuty, useQueue, type QueueItem } from '../queue/data'
@@ -29,6 +30,15 @@ export function QueuePage() {
   const [selection, setSelection] = useState<Record<string, Selected>>({})
   const [bulk, setBulk] = useState<{ results?: Schemas['BulkApproveResult'][]; error?: unknown }>({})
   const queryClient = useQueryClient()
+  // Stable, so a card re-renders only when its own item or selection changes.
+  const select = useCallback((item: QueueItem, wording: number | null) => {
+    setSelection((current) => {
+      const next = { ...current }
+      if (wording === null) delete next[item.id]
+      else next[item.id] = { wording }
+      return next
+    })
+  }, [])
 
   if (queue.isPending) return <Loading />
   if (queue.error) return <ErrorMessage error={queue.error} />
@@ -36,14 +46,6 @@ export function QueuePage() {
   // What was selected and has since left the queue is no longer selected.
   const chosen = page.items.filter((item) => selection[item.id])
 
-  function select(item: QueueItem, wording: number | null) {
-    setSelection((current) => {
-      const next = { ...current }
-      if (wording === null) delete next[item.id]
-      else next[item.id] = { wording }
-      return next
-    })
-  }
 
   async function approveSelected() {
     setBulk({})
@@ -89,6 +91,9 @@ export function QueuePage() {
         {t('queue.count', { count: page.total })} · {t('time.zone', { zone })}
       </p>
       {page.items.length === 0 && <p className="empty">{t('queue.empty')}</p>}
+      {page.items.length < page.total && (
+        <p className="notice">{t('queue.showingFirst', { shown: page.items.length, total: page.total })}</p>
+      )}
       {canDecide && chosen.length > 0 && (
         <div className="bulk" role="region" aria-label={t('queue.bulk')}>
           <button type="button" className="primary" onClick={() => void approveSelected()}>
@@ -122,7 +127,7 @@ export function QueuePage() {
               now={now}
               zone={zone}
               selected={Boolean(selection[item.id])}
-              onSelect={(wording) => select(item, wording)}
+              onSelect={select}
             />
           </li>
         ))}
@@ -135,7 +140,7 @@ interface Selected {
   wording: number
 }
 
-function QueueCard({
+const QueueCard = memo(function QueueCard({
   item,
   clientId,
   canDecide,
@@ -150,7 +155,7 @@ function QueueCard({
   now: number
   zone: string
   selected: boolean
-  onSelect: (wording: number | null) => void
+  onSelect: (item: QueueItem, wording: number | null) => void
 }) {
   const { t, i18n } = useTranslation()
   const queryClient = useQueryClient()
@@ -188,7 +193,7 @@ function QueueCard({
               type="checkbox"
               checked={selected}
               disabled={wording === null}
-              onChange={(e) => onSelect(e.target.checked ? wording : null)}
+              onChange={(e) => onSelect(item, e.target.checked ? wording : null)}
             />
             <span className="sr-only">{t('queue.select', { title: item.title || item.body.slice(0, 40) })}</span>
           </label>
@@ -226,7 +231,7 @@ function QueueCard({
                     checked={wording === index}
                     onChange={() => {
                       setWording(index)
-                      if (selected) onSelect(index)
+                      if (selected) onSelect(item, index)
                     }}
                   />
                   {t('queue.wording', { n: index + 1 })}
@@ -237,6 +242,7 @@ function QueueCard({
           ))}
         </div>
       </div>
+      {(item.revisionNumber ?? 1) > 1 && <RevisionDiffOnDemand draftId={item.id} />}
       {item.rationale && (
         <details>
           <summary>{t('queue.rationale')}</summary>
@@ -287,4 +293,4 @@ function QueueCard({
       )}
     </article>
   )
-}
+})

@@ -7,6 +7,8 @@ import { mergeLiveEvent } from './order'
 export type QueueItem = Schemas['QueueItem']
 export type QueuePage = Schemas['QueuePage']
 export const PAGE_SIZE = 200
+// A queue longer than this shows its first items and says how many there are.
+export const MAX_ITEMS = 1000
 
 export const queueKey = (clientId: string) => ['queue', clientId] as const
 
@@ -14,12 +16,11 @@ export function useQueue(clientId: string) {
   const queryClient = useQueryClient()
   const query = useQuery({
     queryKey: queueKey(clientId),
-    queryFn: () =>
-      unwrap(
-        api.GET('/api/v1/clients/{client_id}/queue', {
-          params: { path: { client_id: clientId }, query: { limit: PAGE_SIZE } },
-        }),
-      ),
+    queryFn: () => wholeQueue(clientId),
+    // Structural sharing compares the old and new lists index by index, so after one
+    // item leaves every later item would become a new object and every card would
+    // render again. The live merge already keeps the objects that did not change.
+    structuralSharing: false,
   })
   useLiveEvents((event) => {
     const page = queryClient.getQueryData<QueuePage>(queueKey(clientId))
@@ -78,6 +79,25 @@ export async function decide(
         revisionId: item.currentRevisionId ?? undefined,
         wording: wording ?? undefined,
       },
+    }),
+  )
+}
+
+/** The queue's pages one after the other (keyset cursors), up to MAX_ITEMS items. */
+async function wholeQueue(clientId: string): Promise<QueuePage> {
+  let page = await queuePage(clientId)
+  const items = [...page.items]
+  while (page.nextCursor && items.length < MAX_ITEMS) {
+    page = await queuePage(clientId, page.nextCursor)
+    items.push(...page.items)
+  }
+  return { items, total: page.total, nextCursor: page.nextCursor }
+}
+
+function queuePage(clientId: string, cursor?: string): Promise<QueuePage> {
+  return unwrap(
+    api.GET('/api/v1/clients/{client_id}/queue', {
+      params: { path: { client_id: clientId }, query: { limit: PAGE_SIZE, cursor } },
     }),
   )
 }

@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next'
 import { api, unwrap, type Schemas } from '../api/client'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { Loading } from '../components/Layout'
-import { formatDateTime } from '../i18n/format'
+import { formatDateTime, formatTime } from '../i18n/format'
 import { useClient } from '../queue/data'
 import { isoFromLocal, localInput, useMembers, useRole, useSave } from './common'
 
@@ -235,15 +235,49 @@ export function RotaSection({ clientId }: { clientId: string }) {
         </button>
       </form>
 
-      <h3>{t('settings.gaps')}</h3>
+      <h3>{t('settings.calendarOfOverrides')}</h3>
       {gaps.data && gaps.data.gaps.length === 0 && <p>{t('settings.noGaps')}</p>}
-      <ul className="plain">
-        {gaps.data?.gaps.map((g) => (
-          <li key={g.startsAt} className="due due-soon">
-            {when(g.startsAt)} – {when(g.endsAt)}
-          </li>
-        ))}
-      </ul>
+      <ol className="calendar" data-testid="rota-calendar">
+        {calendarDays(new Date(), 14).map((day) => {
+          const standIns = rota.data.overrides.filter((o) => overlaps(o.startsAt, o.endsAt, day))
+          const holes = (gaps.data?.gaps ?? []).filter((g) => overlaps(g.startsAt, g.endsAt, day))
+          return (
+            <li key={day.start.toISOString()} className={holes.length ? 'gap' : ''}>
+              <strong>{new Intl.DateTimeFormat(i18n.language, { weekday: 'short', day: 'numeric', month: 'short', timeZone: zone }).format(day.start)}</strong>
+              {standIns.map((o) => (
+                <span key={o.id}>
+                  {name(o.substituteId)}
+                  {o.replaces && ` ${t('settings.standsInFor')} ${name(o.replaces)}`} ({t(`settings.reasons.${o.reason}`)})
+                </span>
+              ))}
+              {holes.map((g) => (
+                <span key={g.startsAt} className="due due-soon">
+                  {t('settings.nobody')} {formatTime(g.startsAt, zone, i18n.language)}–{formatTime(g.endsAt, zone, i18n.language)}
+                </span>
+              ))}
+            </li>
+          )
+        })}
+      </ol>
     </section>
   )
+}
+
+interface Day {
+  start: Date
+  end: Date
+}
+
+/** The next ``count`` days from the start of today (the browser's days). */
+export function calendarDays(today: Date, count: number): Day[] {
+  const first = new Date(today.getFullYear(), today.getMonth(), today.getDate())
+  return Array.from({ length: count }, (_, i) => {
+    const start = new Date(first.getFullYear(), first.getMonth(), first.getDate() + i)
+    const end = new Date(first.getFullYear(), first.getMonth(), first.getDate() + i + 1)
+    return { start, end }
+  })
+}
+
+export function overlaps(startsAt: string, endsAt: string, day: Day): boolean {
+  return Date.parse(startsAt) < day.end.getTime() && Date.parse(endsAt) > day.start.getTime()
 }
