@@ -64,6 +64,13 @@ async def test_a_client_admin_and_an_executive_set_up_the_emergency_path(
             )
             await _fits(admin, "settings-people-phone-en")
 
+            await _section(admin, base, a1, "policy")
+            normal = admin.locator("fieldset").filter(has_text="Normal")
+            await normal.get_by_label("Approver (how many)").first.fill("2")
+            await admin.get_by_role("button", name="Save").click()
+            await expect(admin.get_by_text("Saved.")).to_be_visible()
+            await _fits(admin, "settings-policy-phone-en")
+
             await _section(admin, base, a1, "sla")
             await admin.get_by_label("Crisis (minutes)").fill("10")
             await admin.get_by_role("button", name="Save").click()
@@ -116,6 +123,8 @@ async def test_a_client_admin_and_an_executive_set_up_the_emergency_path(
 
         plan = await api(server, owner, "GET", f"/api/v1/clients/{a1}/emergency-plan")
         assert plan["steps"][-1]["fallback"]["action"] == "publish_template"
+        policy = await api(server, owner, "GET", f"/api/v1/clients/{a1}/approval-policy")
+        assert policy["normal"][0] == {"approver": 2}
         sla = await api(server, owner, "GET", f"/api/v1/clients/{a1}/sla-policy")
         assert sla["targets"]["crisis"]["minutes"] == 10
 
@@ -128,7 +137,7 @@ async def test_an_approver_reads_the_settings_but_cannot_change_them(
     with servers(postgres_database.settings, tmp_path, count=1, env=web_app_env()) as [server]:
         async with chromium() as browser:
             approver = await person(browser, server, world.users["a1.approver"].email, phone=True)
-            for section in ("people", "sla", "plan"):
+            for section in ("people", "policy", "sla", "plan"):
                 await _section(approver, server.base_url, a1, section)
                 await expect(approver.get_by_role("button", name="Save")).to_have_count(0)
                 await expect(approver.get_by_role("button", name="Remove")).to_have_count(0)

@@ -5,12 +5,14 @@ import { useClient } from '../queue/data'
 import { DutySection } from '../settings/DutySection'
 import { PeopleSection } from '../settings/PeopleSection'
 import { PlanSection } from '../settings/PlanSection'
+import { PolicySection } from '../settings/PolicySection'
 import { RotaSection } from '../settings/RotaSection'
 import { SlaSection } from '../settings/SlaSection'
 import { TemplatesSection } from '../settings/TemplatesSection'
 
 const SECTIONS = {
   people: PeopleSection,
+  policy: PolicySection,
   sla: SlaSection,
   plan: PlanSection,
   rota: RotaSection,
