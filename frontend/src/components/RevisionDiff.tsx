@@ -1,7 +1,7 @@
-import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
 import { useTranslation } from 'react-i18next'
-import { api, unwrap, type Schemas } from '../api/client'
+import type { Schemas } from '../api/client'
+import { useDraft } from '../api/queries'
 import { ErrorMessage } from './ErrorMessage'
 
 /** The word diff of a revision against the one before, as text (never as HTML). */
@@ -25,11 +25,7 @@ export function DiffText({ parts }: { parts: Schemas['DiffPart'][] }) {
 export function RevisionDiffOnDemand({ draftId }: { draftId: string }) {
   const { t } = useTranslation()
   const [open, setOpen] = useState(false)
-  const detail = useQuery({
-    queryKey: ['draft', draftId],
-    queryFn: () => unwrap(api.GET('/api/v1/drafts/{draft_id}', { params: { path: { draft_id: draftId } } })),
-    enabled: open,
-  })
+  const detail = useDraft(draftId, open)
   const diff = detail.data?.revisions.at(-1)?.diff
   return (
     <details onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>

@@ -1,9 +1,11 @@
-import { useQuery } from '@tanstack/react-query'
+import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { Link, useParams } from 'react-router'
 import { api, unwrap } from '../api/client'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { Loading } from '../components/Layout'
+import { useLiveEvents } from '../live/LiveProvider'
+import { useCrisis } from '../queue/data'
 
 /** The agency's clients overview: queue depth, overdue items and crisis flag per client. */
 export function AgencyPage() {
@@ -45,14 +47,19 @@ export function AgencyPage() {
 
 function ClientSummary({ clientId }: { clientId: string }) {
   const { t } = useTranslation()
+  const queryClient = useQueryClient()
+  // Its own key: the queue screen's ['queue', id] holds the whole queue, this only the
+  // first page (the soonest deadlines, so every overdue item up to 200 is in it).
   const queue = useQuery({
-    queryKey: ['queue', clientId],
+    queryKey: ['queue-summary', clientId],
     queryFn: () =>
       unwrap(api.GET('/api/v1/clients/{client_id}/queue', { params: { path: { client_id: clientId }, query: { limit: 200 } } })),
   })
-  const crisis = useQuery({
-    queryKey: ['crisis', clientId],
-    queryFn: () => unwrap(api.GET('/api/v1/clients/{client_id}/crisis', { params: { path: { client_id: clientId } } })),
+  const crisis = useCrisis(clientId)
+  useLiveEvents((event) => {
+    if (event.clientId === clientId && event.subjectType === 'draft') {
+      void queryClient.invalidateQueries({ queryKey: ['queue-summary', clientId] })
+    }
   })
   if (!queue.data) return null
   const now = Date.now()

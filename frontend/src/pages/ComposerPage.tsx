@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useNavigate, useParams, useSearchParams } from 'react-router'
 import { api, unwrap } from '../api/client'
+import { useApprovedTemplates, useInbox } from '../api/queries'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { Loading } from '../components/Layout'
 
@@ -19,20 +20,8 @@ export function ComposerPage() {
     queryKey: ['channels', clientId],
     queryFn: () => unwrap(api.GET('/api/v1/clients/{client_id}/channels', { params: { path: { client_id: clientId } } })),
   })
-  const inbox = useQuery({
-    queryKey: ['inbox', clientId],
-    queryFn: () => unwrap(api.GET('/api/v1/clients/{client_id}/inbox', { params: { path: { client_id: clientId } } })),
-    enabled: inboundItemId !== null,
-  })
-  const templates = useQuery({
-    queryKey: ['templates', clientId, 'approved'],
-    queryFn: () =>
-      unwrap(
-        api.GET('/api/v1/clients/{client_id}/templates', {
-          params: { path: { client_id: clientId }, query: { status: 'approved' } },
-        }),
-      ),
-  })
+  const inbox = useInbox(clientId, inboundItemId !== null)
+  const templates = useApprovedTemplates(clientId)
   const [channelId, setChannelId] = useState('')
   const [body, setBody] = useState('')
   const [alternatives, setAlternatives] = useState<string[]>([])

@@ -1,8 +1,9 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useQueryClient } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { useTranslation } from 'react-i18next'
 import { useParams } from 'react-router'
 import { api, unwrap, type Schemas } from '../api/client'
+import { draftKey, useDraft } from '../api/queries'
 import { useMe } from '../auth/session'
 import { AGENCY_ROLES, roleAtClient } from '../auth/workspace'
 import { ErrorMessage } from '../components/ErrorMessage'
@@ -13,17 +14,12 @@ import { useClient } from '../queue/data'
 
 type Detail = Schemas['DraftDetail']
 
-export const draftKey = (draftId: string) => ['draft', draftId] as const
-
 export function DraftPage() {
   const { draftId = '' } = useParams()
   const { t, i18n } = useTranslation()
   const queryClient = useQueryClient()
   const me = useMe()
-  const detail = useQuery({
-    queryKey: draftKey(draftId),
-    queryFn: () => unwrap(api.GET('/api/v1/drafts/{draft_id}', { params: { path: { draft_id: draftId } } })),
-  })
+  const detail = useDraft(draftId)
   const client = useClient(detail.data?.draft.clientId ?? '')
   const [error, setError] = useState<unknown>(null)
 

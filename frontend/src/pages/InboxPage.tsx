@@ -1,7 +1,6 @@
-import { useQuery } from '@tanstack/react-query'
 import { useTranslation } from 'react-i18next'
 import { Link, useParams } from 'react-router'
-import { api, unwrap } from '../api/client'
+import { useInbox } from '../api/queries'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { ClientNav } from '../components/ClientNav'
 import { Loading } from '../components/Layout'
@@ -18,10 +17,7 @@ export function InboxPage() {
   const { t, i18n } = useTranslation()
   const queryClient = useQueryClient()
   const client = useClient(clientId)
-  const inbox = useQuery({
-    queryKey: ['inbox', clientId],
-    queryFn: () => unwrap(api.GET('/api/v1/clients/{client_id}/inbox', { params: { path: { client_id: clientId } } })),
-  })
+  const inbox = useInbox(clientId)
   useLiveEvents((event) => {
     if (event.clientId === clientId && event.subjectType === 'inbound_item') {
       void queryClient.invalidateQueries({ queryKey: ['inbox', clientId] })

@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query'
 import { useEffect, useState, type FormEvent } from 'react'
 import { useTranslation } from 'react-i18next'
 import { api, unwrap, type Schemas } from '../api/client'
+import { useApprovedTemplates } from '../api/queries'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { Loading } from '../components/Layout'
 import { useRole, useSave } from './common'
@@ -18,15 +19,7 @@ export function PlanSection({ clientId }: { clientId: string }) {
     queryKey: ['plan', clientId],
     queryFn: () => unwrap(api.GET('/api/v1/clients/{client_id}/emergency-plan', { params: { path: { client_id: clientId } } })),
   })
-  const templates = useQuery({
-    queryKey: ['templates', clientId, 'approved'],
-    queryFn: () =>
-      unwrap(
-        api.GET('/api/v1/clients/{client_id}/templates', {
-          params: { path: { client_id: clientId }, query: { status: 'approved' } },
-        }),
-      ),
-  })
+  const templates = useApprovedTemplates(clientId)
   const save = useSave(['plan', clientId])
   const [steps, setSteps] = useState<Step[]>([])
   useEffect(() => {

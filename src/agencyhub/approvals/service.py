@@ -658,17 +658,12 @@ async def _event(
     type: str,
     payload: dict[str, Any],
 ) -> None:
-    await record_event(
-        session,
-        type=type,
-        agency_id=draft.agency_id,
-        client_id=draft.client_id,
-        subject_type="draft",
-        subject_id=draft.id,
-        actor_user_id=actor_id,
-        actor_kind="user" if actor_id else "system",
-        payload={"version": draft.version, "status": draft.status, **payload},
+    """An event about the draft that is not a life-cycle change (created, revision,
+    comment), in the same shape as the life cycle's own: version and status first."""
+    event = lifecycle.AuditEvent(
+        type, {"version": draft.version, "status": draft.status, **payload}
     )
+    await writer.record(session, draft, actor_id, event)
 
 
 # --- reading -------------------------------------------------------------------------------
