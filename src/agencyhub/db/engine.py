@@ -27,11 +27,15 @@ log = structlog.get_logger("agencyhub.db")
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # hide_parameters: a database error's message would otherwise quote the statement's
+    # values (e-mail addresses, token digests, comment texts) into the log.
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
+    )
     event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
     return engine
 
