@@ -42,9 +42,16 @@ class Settings:
     session_max_age_seconds: int = 12 * 3600
     invitation_ttl_hours: int = 72
     api_token_default_ttl_days: int = 90
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 20
-    login_failure_window_seconds: int = 900
+    # The sign-in throttle (tenancy.rules): free password checks per account and
+    # address, and per address across accounts, then doubling delays up to the maximum.
+    login_free_attempts_per_account: int = 5
+    login_free_attempts_per_address: int = 20
+    login_max_delay_seconds: int = 900
+    login_forget_after_seconds: int = 86_400
+    # Password hashing runs in worker threads, this many at once (0: cores - 1, min 1);
+    # beyond this many waiting, a sign-in answers 503 at once.
+    password_check_workers: int = 0
+    password_check_queue: int = 16
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     max_request_body_bytes: int = 1_048_576

@@ -89,6 +89,18 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+class Busy(DomainError):
+    """The server has no capacity for this now; try again in ``retry_after`` seconds."""
+
+    status_code = 503
+    problem = "busy"
+    title = "Busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class LimitReached(DomainError):
     status_code = 402
     problem = "limit-reached"
@@ -122,7 +134,7 @@ def problem_response(
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     log.info("request.refused", problem=exc.problem, status=exc.status_code, detail=exc.detail)
     headers = None
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | Busy):
         headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         request,
@@ -232,6 +244,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 __all__ = [
     "EXCEPTION_HANDLERS",
     "PROBLEM_JSON",
+    "Busy",
     "Conflict",
     "DomainError",
     "Forbidden",

@@ -1,13 +1,23 @@
-"""Sign-in, sessions, CSRF, API tokens and the failed-login limit, over HTTP."""
+"""Sign-in, sessions, CSRF, API tokens and the sign-in throttle, over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import time
+from collections import Counter
 from datetime import timedelta
 
+import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
+from agencyhub.app import create_app
 from agencyhub.db import Scope, transaction, utcnow
-from agencyhub.tenancy.models import ApiToken, LoginFailure, UserSession
+from agencyhub.errors import Busy, DomainError
+from agencyhub.tenancy import auth
+from agencyhub.tenancy.models import ApiToken, LoginThrottle, UserSession
+from agencyhub.tenancy.secrets import Passwords
 from tests.factories import PASSWORD, grant, make_agency, make_user, make_world
 from tests.helpers import sign_in, sign_in_client
 
@@ -43,17 +53,20 @@ async def test_wrong_password_and_unknown_user_answer_the_same(client, database,
     assert "set-cookie" not in wrong.headers
 
 
-async def test_repeated_failures_lock_the_account(client, database, passwords):
+async def test_after_the_free_attempts_the_next_one_must_wait(client, database, passwords):
     user = await make_user(database, passwords)
     for _ in range(5):
         response = await client.post(LOGIN, json={"email": user.email, "password": "wrong"})
         assert response.status_code == 401
-    locked = await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
-    assert locked.status_code == 429
-    assert int(locked.headers["retry-after"]) > 0
+    waiting = await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
+    assert waiting.status_code == 429
+    assert waiting.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(waiting.headers["retry-after"]) <= 2
     async with transaction(database.sessions, Scope.for_system("tests")) as session:
-        failures = (await session.scalars(select(LoginFailure))).all()
-    assert len(failures) == 5
+        counters = (await session.scalars(select(LoginThrottle))).all()
+    # One for the account at this address, one for the address; no e-mail stored.
+    assert sorted(c.attempts for c in counters) == [5, 5]
+    assert all(user.email not in c.key for c in counters)
 
 
 async def test_failures_from_one_address_are_limited_across_accounts(client, database, passwords):
@@ -77,6 +90,100 @@ async def test_a_successful_sign_in_clears_earlier_failures(client, database, pa
     assert (
         await client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
     ).status_code == 200
+
+
+async def _check(db, settings, passwords, email, password):
+    """One sign-in's password check, as the login route makes it; its status code."""
+    try:
+        await auth.check_password(
+            db.sessions, settings, passwords, email=email, password=password, ip_address="192.0.2.9"
+        )
+    except DomainError as refused:
+        return refused.status_code
+    return 200
+
+
+async def test_parallel_guesses_get_no_more_checks_than_the_waits_allow(
+    any_database, database, passwords
+):
+    """Counted before the check, one after the other: 30 guesses at once get the five
+    free checks (plus one per doubling wait that passed meanwhile), the rest 429."""
+    user = await make_user(database, passwords)
+    settings = dataclasses.replace(any_database.settings, password_check_queue=64)
+    roomy = Passwords(settings)
+    started = time.monotonic()
+    statuses = Counter(
+        await asyncio.gather(
+            *(_check(database, settings, roomy, user.email, f"guess {n}") for n in range(30))
+        )
+    )
+    elapsed = time.monotonic() - started
+    assert set(statuses) <= {401, 429}
+    assert 5 <= statuses[401] <= 5 + int(elapsed)
+
+
+async def test_too_many_sign_ins_at_once_answer_503_at_once(any_database, database):
+    """One hashing worker, none waiting, real argon2 cost: parallel sign-ins beyond it
+    are refused before they touch the database or a hash."""
+    settings = dataclasses.replace(
+        any_database.settings,
+        password_check_workers=1,
+        password_check_queue=0,
+        password_hash_time_cost=3,
+        password_hash_memory_kib=65536,
+    )
+    expensive = Passwords(settings)
+    statuses = Counter(
+        await asyncio.gather(
+            *(_check(database, settings, expensive, f"no{n}@example.com", "x") for n in range(8))
+        )
+    )
+    assert statuses == {401: 1, 503: 7}
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        counted = (await session.scalars(select(LoginThrottle))).all()
+    assert sorted(c.attempts for c in counted) == [1, 1]  # the one account, its address
+    with pytest.raises(Busy) as busy:
+        async with expensive.admission(), expensive.admission():
+            pass
+    assert busy.value.retry_after == 1
+
+
+def _behind_proxy(settings):
+    return dataclasses.replace(settings, trusted_proxy_count=1)
+
+
+async def test_guesses_from_elsewhere_never_lock_the_owner_out(any_database, database, passwords):
+    user = await make_user(database, passwords)
+    app = create_app(_behind_proxy(any_database.settings))
+    attacker = {"x-forwarded-for": "203.0.113.66"}
+    owner = {"x-forwarded-for": "198.51.100.7"}
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as http:
+        signed_in = await http.post(
+            LOGIN, json={"email": user.email, "password": PASSWORD}, headers=owner
+        )
+        assert signed_in.status_code == 200
+        statuses = [
+            (
+                await http.post(
+                    LOGIN, json={"email": user.email, "password": "wrong"}, headers=attacker
+                )
+            ).status_code
+            for _ in range(12)
+        ]
+        assert statuses[:5] == [401] * 5
+        assert 429 in statuses[5:]
+        # Her session keeps working, and she signs in again from her own address.
+        assert (await http.get("/api/v1/me")).status_code == 200
+        again = await http.post(
+            LOGIN, json={"email": user.email, "password": PASSWORD}, headers=owner
+        )
+        assert again.status_code == 200
+        # The attacker's address still waits, even with the right password.
+        assert (
+            await http.post(
+                LOGIN, json={"email": user.email, "password": PASSWORD}, headers=attacker
+            )
+        ).status_code == 429
 
 
 async def test_unsafe_requests_need_the_csrf_token(client, database, passwords):

@@ -26,7 +26,7 @@ EXPECTED_TABLES = {
     "invitations",
     "api_tokens",
     "user_sessions",
-    "login_failures",
+    "login_throttles",
     "events",
 }
 

@@ -21,12 +21,12 @@ def test_defaults_run_the_embedded_demo() -> None:
 def test_variables_override_and_are_typed() -> None:
     settings = Settings.from_env(
         {
-            "AGENCYHUB_LOGIN_MAX_FAILURES_PER_ACCOUNT": "3",
+            "AGENCYHUB_LOGIN_FREE_ATTEMPTS_PER_ACCOUNT": "3",
             "AGENCYHUB_REDIS_URL": "redis://127.0.0.1:6379/0",
             "AGENCYHUB_MIGRATION_DATABASE_URL": "sqlite+aiosqlite:///owner.db",
         }
     )
-    assert settings.login_max_failures_per_account == 3
+    assert settings.login_free_attempts_per_account == 3
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.effective_migration_url == "sqlite+aiosqlite:///owner.db"
 

@@ -249,6 +249,70 @@ def test_email_time_zone_and_password_checks() -> None:
     assert rules.password_problem("long enough password") is None
 
 
-def test_lockout_threshold() -> None:
-    assert not rules.is_locked_out(4, 5)
-    assert rules.is_locked_out(5, 5)
+THROTTLE = rules.ThrottlePolicy(
+    free=5, max_delay=timedelta(minutes=15), forget_after=timedelta(hours=24)
+)
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def test_the_free_attempts_have_no_wait_then_each_wait_doubles_up_to_the_cap() -> None:
+    waits = [rules.throttle_delay(n, THROTTLE).total_seconds() for n in range(1, 18)]
+    assert waits[:4] == [0, 0, 0, 0]
+    assert waits[4:14] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    assert waits[14:] == [900, 900, 900]
+    assert rules.throttle_delay(10_000, THROTTLE) == timedelta(minutes=15)
+
+
+def test_an_attempt_inside_the_wait_is_refused_and_not_counted() -> None:
+    state = rules.ThrottleState()
+    for _n in range(5):
+        decision = rules.admit_attempt(state, THROTTLE, T0)
+        assert isinstance(decision, rules.Admitted)
+        state = decision.state
+    assert state.attempts == 5
+    assert state.blocked_until == T0 + timedelta(seconds=1)
+    refused = rules.admit_attempt(state, THROTTLE, T0 + timedelta(milliseconds=200))
+    assert refused == rules.Refused(retry_after_seconds=1)
+    later = rules.admit_attempt(state, THROTTLE, T0 + timedelta(seconds=1))
+    assert isinstance(later, rules.Admitted)
+    assert later.state.attempts == 6
+    assert later.state.blocked_until == T0 + timedelta(seconds=3)
+
+
+def test_a_quiet_spell_forgets_the_count_and_the_right_password_takes_one_back() -> None:
+    state = rules.ThrottleState(
+        attempts=12, blocked_until=T0 + timedelta(minutes=5), last_attempt_at=T0
+    )
+    assert isinstance(
+        rules.admit_attempt(state, THROTTLE, T0 + timedelta(minutes=4)), rules.Refused
+    )
+    fresh = rules.admit_attempt(state, THROTTLE, T0 + timedelta(hours=24))
+    assert isinstance(fresh, rules.Admitted)
+    assert fresh.state.attempts == 1
+    assert fresh.state.blocked_until is None
+    assert rules.forgive_attempt(rules.ThrottleState(5, T0, T0), THROTTLE).blocked_until is None
+    assert rules.forgive_attempt(rules.ThrottleState(7, T0, T0), THROTTLE) == rules.ThrottleState(
+        6, T0, T0
+    )
+
+
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=2_000_000), min_size=1, max_size=60),
+)
+def test_no_sequence_of_attempts_gets_more_checks_than_the_waits_allow(gaps: list[int]) -> None:
+    """However the attempts are spaced (milliseconds apart), the checks admitted beyond
+    the free ones each waited at least the doubling delay since the one before."""
+    state, now, admitted = rules.ThrottleState(), T0, []
+    for gap in gaps:
+        now += timedelta(milliseconds=gap)
+        decision = rules.admit_attempt(state, THROTTLE, now)
+        if isinstance(decision, rules.Admitted):
+            if admitted and now - admitted[-1] < THROTTLE.forget_after:
+                wait = rules.throttle_delay(state.attempts, THROTTLE)
+                assert now - admitted[-1] >= wait
+            admitted.append(now)
+            state = decision.state
+        else:
+            assert decision.retry_after_seconds >= 1
+            assert state.blocked_until is not None
+            assert now < state.blocked_until

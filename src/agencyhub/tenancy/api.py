@@ -14,8 +14,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
+from agencyhub.db import transaction
 from agencyhub.errors import Forbidden, Unauthenticated
-from agencyhub.tenancy import assignments, auth, invitations, service
+from agencyhub.tenancy import assignments, auth, invitations, rules, service
 from agencyhub.tenancy.models import Agency, ApiToken, Client, Invitation, User
 from agencyhub.tenancy.rules import Actor
 from agencyhub.tenancy.schemas import (
@@ -204,22 +205,33 @@ class AuthController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         passwords: NamedDependency[Passwords],
         data: JSONBody[LoginRequest],
     ) -> Response[LoginOut]:
-        """Sign in with e-mail and password; sets the session and CSRF cookies."""
-        new = await auth.login(
-            session,
-            runtime_of(request.app.state).db.sessions,
+        """Sign in with e-mail and password; sets the session and CSRF cookies.
+
+        Repeated wrong passwords from one address wait longer each time (429 with
+        ``Retry-After``); 503 when too many sign-ins are in progress at once.
+        """
+        # No request-wide transaction: a sign-in holds a database connection only for
+        # its short reads and writes, never while it waits for or runs argon2.
+        db = runtime_of(request.app.state).db
+        email = rules.normalize_email(data.email)
+        ip_address = client_address(request, settings.trusted_proxy_count)
+        user_id = await auth.check_password(
+            db.sessions,
             settings,
             passwords,
-            email=data.email,
+            email=email,
             password=data.password,
-            ip_address=client_address(request, settings.trusted_proxy_count),
+            ip_address=ip_address,
         )
-        return await signed_in_response(session, settings, new)
+        async with transaction(db.sessions) as session:
+            new = await auth.sign_in(
+                session, settings, passwords, user_id, password=data.password, ip_address=ip_address
+            )
+            return await signed_in_response(session, settings, new)
 
     @post(
         "/auth/logout",
@@ -528,7 +540,6 @@ class InvitationController(Controller):
     async def accept(
         self,
         request: Request[Any, Any, Any],
-        session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         passwords: NamedDependency[Passwords],
         token: FromPath[str],
@@ -536,15 +547,19 @@ class InvitationController(Controller):
     ) -> Response[LoginOut]:
         """Accept: set a password (new account) or confirm it (existing), and sign in."""
         ip_address = client_address(request, settings.trusted_proxy_count)
-        user = await invitations.accept_invitation_link(
-            session,
-            runtime_of(request.app.state).db.sessions,
+        # Like sign-in: no transaction is open while the password is checked or hashed.
+        db = runtime_of(request.app.state).db
+        proof = await invitations.settle_password(
+            db.sessions,
             settings,
             passwords,
             token=token,
             password=data.password,
-            name=data.name,
             ip_address=ip_address,
         )
-        new = await auth.start_session(session, settings, user, ip_address)
-        return await signed_in_response(session, settings, new)
+        async with transaction(db.sessions) as session:
+            user = await invitations.accept_invitation_link(
+                session, settings, proof, token=token, name=data.name, ip_address=ip_address
+            )
+            new = await auth.start_session(session, settings, user, ip_address)
+            return await signed_in_response(session, settings, new)

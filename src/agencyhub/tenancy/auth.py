@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, delete, func, select
+from sqlalchemy import Table, and_, bindparam, delete, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.config import Settings
 from agencyhub.db import (
@@ -27,12 +26,11 @@ from agencyhub.db import (
     utcnow,
     writes_scope_in_statements,
 )
-from agencyhub.errors import InvalidInput, NotFound, TooManyRequests, Unauthenticated
-from agencyhub.tenancy import rules
+from agencyhub.errors import InvalidInput, NotFound, Unauthenticated
+from agencyhub.tenancy import throttle
 from agencyhub.tenancy.models import (
     ApiToken,
     ClientAssignment,
-    LoginFailure,
     Membership,
     User,
     UserSession,
@@ -150,50 +148,63 @@ def grants_of(rows: Any) -> tuple[Grant, ...]:
     )
 
 
-async def check_login_allowed(
-    session: AsyncSession, settings: Settings, email: str, ip_address: str, now: datetime
-) -> None:
-    since = rules.failure_window_start(now, settings.login_failure_window_seconds)
-    by_account = await _count_failures(session, LoginFailure.email == email, since)
-    by_address = await _count_failures(session, LoginFailure.ip_address == ip_address, since)
-    if rules.is_locked_out(by_account, settings.login_max_failures_per_account) or (
-        rules.is_locked_out(by_address, settings.login_max_failures_per_address)
-    ):
-        log.warning("auth.login_locked", ip_address=ip_address, failures_account=by_account)
-        raise TooManyRequests(
-            "Too many failed sign-in attempts. Try again later.",
-            retry_after=settings.login_failure_window_seconds,
-        )
+@dataclass(frozen=True, slots=True)
+class PasswordOf:
+    user_id: uuid.UUID
+    password_hash: str | None
+    is_active: bool
 
 
-async def _count_failures(
-    session: AsyncSession, condition: ColumnElement[bool], since: datetime
-) -> int:
-    query = (
-        select(func.count()).select_from(LoginFailure).where(condition, LoginFailure.at >= since)
+async def check_password(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    ip_address: str,
+) -> uuid.UUID:
+    """The user's id when the password is right, else :class:`Unauthenticated`.
+
+    Counted by the throttle before the check; no database connection is held while
+    it waits for a hashing worker or hashes (two short transactions before that).
+    """
+    async with passwords.admission():
+        await throttle.admit(sessions, settings, email, ip_address, utcnow())
+        found = await _password_of(sessions, email)
+        ok = await passwords.verify_in_worker(found.password_hash if found else None, password)
+    if found is None or not ok or not found.is_active:
+        log.info("auth.login_failed", ip_address=ip_address)
+        raise Unauthenticated("E-mail or password is wrong.")
+    return found.user_id
+
+
+async def _password_of(sessions: async_sessionmaker[AsyncSession], email: str) -> PasswordOf | None:
+    query = select(_users.c.id, _users.c.password_hash, _users.c.is_active).where(
+        _users.c.email == email
     )
-    return int(await session.scalar(query) or 0)
-
-
-async def record_login_failure(
-    sessions: async_sessionmaker[AsyncSession], email: str, ip_address: str
-) -> None:
-    """In its own transaction: the failed request's transaction rolls back."""
     async with transaction(sessions) as session:
-        session.add(LoginFailure(email=email, ip_address=ip_address))
-    log.info("auth.login_failed", ip_address=ip_address)
+        row = (await session.execute(query)).first()
+    return PasswordOf(row.id, row.password_hash, row.is_active) if row is not None else None
 
 
-async def verify_credentials(
-    session: AsyncSession, passwords: Passwords, email: str, password: str
-) -> User | None:
-    user = await session.scalar(select(User).where(User.email == email))
-    ok = passwords.verify(user.password_hash if user else None, password)
-    if user is None or not ok or not user.is_active:
-        return None
+async def sign_in(
+    session: AsyncSession,
+    settings: Settings,
+    passwords: Passwords,
+    user_id: uuid.UUID,
+    *,
+    password: str,
+    ip_address: str,
+) -> NewSession:
+    """After :func:`check_password`: clear the throttle's count, start the session."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("E-mail or password is wrong.")
     if user.password_hash and passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash(password)
-    return user
+        user.password_hash = await passwords.hash_in_worker(password)
+    await throttle.forgive(session, settings, user.email, ip_address)
+    return await start_session(session, settings, user, ip_address)
 
 
 async def start_session(
@@ -213,28 +224,8 @@ async def start_session(
         )
     )
     await session.execute(delete(UserSession).where(UserSession.expires_at < utcnow()))
-    await session.execute(delete(LoginFailure).where(LoginFailure.email == user.email))
     log.info("auth.login", user_id=str(user.id))
     return NewSession(token=token, csrf_token=csrf, expires_at=expires_at, user=user)
-
-
-async def login(
-    session: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    passwords: Passwords,
-    *,
-    email: str,
-    password: str,
-    ip_address: str,
-) -> NewSession:
-    email = rules.normalize_email(email)
-    await check_login_allowed(session, settings, email, ip_address, utcnow())
-    user = await verify_credentials(session, passwords, email, password)
-    if user is None:
-        await record_login_failure(sessions, email, ip_address)
-        raise Unauthenticated("E-mail or password is wrong.")
-    return await start_session(session, settings, user, ip_address)
 
 
 async def logout(session: AsyncSession, session_token: str) -> None:

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agencyhub.audit.record import record_event
 from agencyhub.config import Settings
-from agencyhub.db import Scope, after_commit, set_scope, utcnow
+from agencyhub.db import Scope, after_commit, set_scope, transaction, utcnow
 from agencyhub.errors import Conflict, Gone, InvalidInput, NotFound
-from agencyhub.tenancy import auth, rules
+from agencyhub.tenancy import rules, throttle
 from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
 from agencyhub.tenancy.rules import Actor
 from agencyhub.tenancy.secrets import (
@@ -267,39 +267,72 @@ async def open_invitation(session: AsyncSession, token: str) -> InvitationDetail
     )
 
 
-async def accept_invitation_link(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class PasswordProof:
+    """What the first step of accepting settled about the password."""
+
+    proven_hash: str | None  # the existing account's hash the password matched
+    new_hash: str | None  # the new account's hash
+
+
+async def settle_password(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     passwords: Passwords,
     *,
     token: str,
     password: str,
-    name: str,
     ip_address: str,
-) -> User:
-    """Accept an invitation: create or complete the account, grant the membership once.
+) -> PasswordProof:
+    """The first step of accepting: prove or hash the password, holding no database
+    connection while argon2 runs.
 
     An account that already has a password must prove it: the link alone must never
     take over an existing account. Such proofs count as sign-in attempts.
     """
-    details = await open_invitation(session, token)
-    invitation, user = details.invitation, details.existing_user
+    async with transaction(sessions) as session:
+        details = await open_invitation(session, token)
+    email, user = details.invitation.email, details.existing_user
     if user is not None and user.password_hash:
-        await auth.check_login_allowed(session, settings, invitation.email, ip_address, utcnow())
-        if not passwords.verify(user.password_hash, password):
-            await auth.record_login_failure(sessions, invitation.email, ip_address)
+        async with passwords.admission():
+            await throttle.admit(sessions, settings, email, ip_address, utcnow())
+            ok = await passwords.verify_in_worker(user.password_hash, password)
+        if not ok:
+            log.info("auth.login_failed", ip_address=ip_address)
             raise InvalidInput(
                 "does not match the password of your existing account", field="password"
             )
+        return PasswordProof(proven_hash=user.password_hash, new_hash=None)
+    problem = rules.password_problem(password)
+    if problem:
+        raise InvalidInput(problem, field="password")
+    async with passwords.admission():
+        return PasswordProof(proven_hash=None, new_hash=await passwords.hash_in_worker(password))
+
+
+async def accept_invitation_link(
+    session: AsyncSession,
+    settings: Settings,
+    proof: PasswordProof,
+    *,
+    token: str,
+    name: str,
+    ip_address: str,
+) -> User:
+    """Accept an invitation: create or complete the account, grant the membership once."""
+    details = await open_invitation(session, token)
+    invitation, user = details.invitation, details.existing_user
+    existing_hash = user.password_hash if user is not None else None
+    if existing_hash != proof.proven_hash:
+        # The account got or changed its password between the two steps.
+        raise Conflict("The account changed meanwhile. Please try again.")
+    if user is not None and existing_hash:
+        await throttle.forgive(session, settings, invitation.email, ip_address)
     else:
-        problem = rules.password_problem(password)
-        if problem:
-            raise InvalidInput(problem, field="password")
         if user is None:
             user = User(email=invitation.email)
             session.add(user)
-        user.password_hash = passwords.hash(password)
+        user.password_hash = proof.new_hash
         user.password_changed_at = utcnow()
     if name.strip() and not user.name:
         user.name = name.strip()

@@ -213,15 +213,15 @@ class UserSession(IdMixin, Base):
     ip_address: Mapped[str] = mapped_column(String(64), default="")
 
 
-class LoginFailure(IdMixin, Base):
-    """One failed sign-in; counted per account and per address for rate limiting."""
+class LoginThrottle(Base):
+    """Counted password checks for one key: an account at an address, or an address.
 
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_email_at", "email", "at"),
-        Index("ix_login_failures_ip_at", "ip_address", "at"),
-    )
+    The key is a SHA-256 of what it counts, so the table holds no e-mail address.
+    """
 
-    email: Mapped[str] = mapped_column(String(320))
-    ip_address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,6 +8,7 @@ foreign object into "not found" so ids cannot be probed.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -206,12 +207,74 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def is_locked_out(recent_failures: int, limit: int) -> bool:
-    return recent_failures >= limit
+# --- the sign-in throttle -----------------------------------------------------------
+#
+# Each password check is counted *before* it runs, as if it failed; a successful
+# sign-in takes its own count back. After ``free`` counted attempts each further one
+# waits twice as long as the one before (1 s, 2 s, 4 s … up to ``max_delay``), and a
+# quiet ``forget_after`` clears the count. Nothing locks an account: the counts are
+# kept per account *and address*, so guesses from elsewhere never slow the owner down
+# at her own address.
 
 
-def failure_window_start(now: datetime, window_seconds: int) -> datetime:
-    return now - timedelta(seconds=window_seconds)
+@dataclass(frozen=True, slots=True)
+class ThrottleState:
+    attempts: int = 0
+    blocked_until: datetime | None = None
+    last_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    free: int
+    max_delay: timedelta
+    forget_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    state: ThrottleState
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    retry_after_seconds: int
+
+
+def throttle_delay(attempts: int, policy: ThrottlePolicy) -> timedelta:
+    """How long the next attempt waits after ``attempts`` counted ones."""
+    if attempts < policy.free:
+        return timedelta(0)
+    # Capped exponent: 2**40 s is far past any sensible max_delay already.
+    doubling = timedelta(seconds=2 ** min(attempts - policy.free, 40))
+    return min(doubling, policy.max_delay)
+
+
+def admit_attempt(
+    state: ThrottleState, policy: ThrottlePolicy, now: datetime
+) -> Admitted | Refused:
+    """Count one more password check, or say how long to wait before the next."""
+    if state.last_attempt_at is not None and now - state.last_attempt_at >= policy.forget_after:
+        state = ThrottleState()
+    if state.blocked_until is not None and now < state.blocked_until:
+        wait = (state.blocked_until - now).total_seconds()
+        return Refused(retry_after_seconds=max(1, math.ceil(wait)))
+    attempts = state.attempts + 1
+    delay = throttle_delay(attempts, policy)
+    return Admitted(
+        ThrottleState(
+            attempts=attempts,
+            blocked_until=now + delay if delay else None,
+            last_attempt_at=now,
+        )
+    )
+
+
+def forgive_attempt(state: ThrottleState, policy: ThrottlePolicy) -> ThrottleState:
+    """The count after a counted attempt turned out to be the right password."""
+    attempts = max(0, state.attempts - 1)
+    blocked_until = state.blocked_until if throttle_delay(attempts, policy) else None
+    return ThrottleState(attempts, blocked_until, state.last_attempt_at)
 
 
 def invitation_state(
