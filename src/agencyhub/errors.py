@@ -231,6 +231,18 @@ def handle_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> 
     )
 
 
+def handle_recursion_error(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """JSON nested deeper than the decoder's stack (``[[[[…`` 100,000 deep) is the
+    caller's mistake; any other recursion error is ours."""
+    if "deserializ" not in str(exc):
+        return handle_unexpected_error(request, exc)
+    detail = "The request body is not valid JSON (nested too deeply)."
+    log.info("request.refused", problem="bad-request", status=400, detail=detail)
+    return problem_response(
+        request, status=400, problem="bad-request", title="Bad request", detail=detail
+    )
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: handle_domain_error,
     ValidationException: handle_validation_error,
@@ -238,6 +250,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     PermissionDeniedException: handle_http_error,
     NotFoundException: handle_http_error,
     HTTPException: handle_http_error,
+    RecursionError: handle_recursion_error,
     Exception: handle_unexpected_error,
 }
 

@@ -165,3 +165,13 @@ async def test_a_nul_in_the_sign_in_address_is_refused_not_a_500(client, databas
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": "x" * 12})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "email"
+
+
+async def test_deeply_nested_json_is_refused_not_a_500(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    for body in (b"[" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000):
+        response = await caller.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code in (400, 422), response.text
+        assert response.headers["content-type"].startswith(PROBLEM)

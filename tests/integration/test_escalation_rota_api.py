@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from agencyhub.audit.models import Event
 from agencyhub.db import Scope, transaction, utcnow
 from agencyhub.escalation.models import RotaOverride, RotaRecord, RotaSwap
-from agencyhub.tenancy.models import Membership
+from agencyhub.tenancy.models import Client, Membership
 from tests.factories import grant, make_user, make_world
 from tests.helpers import sign_in
 
@@ -500,3 +500,53 @@ async def test_other_tenants_and_sibling_clients_are_not_found(client, world, da
     assert (await sibling.get(f"{base(world)}/rota/gaps")).status_code == 404
     assert (await sibling.delete(f"/api/v1/rota-overrides/{override_id}")).status_code == 404
     assert (await sibling.post(f"/api/v1/rota-swaps/{swap_id}/decline")).status_code == 404
+
+
+async def test_a_client_name_with_a_line_break_does_not_break_its_feeds(client, world, database):
+    """iCalendar text is escaped: a name with a line break (or a comma, a semicolon)
+    can neither break the feed nor add lines of its own."""
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        record = await session.get(Client, world.clients["a1"].id)
+        record.name = "Bäckerei\r\nBEGIN:VEVENT\nSUMMARY:injected; x, y"
+    await set_rota(client, world, weekly_rota(world, "a1.approver", "a1.executive"))
+    approver = await sign_in(client, world.users["a1.approver"].email)
+    url = (await approver.post(f"{base(world)}/rota/feed")).json()["url"]
+    client.cookies.clear()
+    response = await client.get(url.removeprefix("http://127.0.0.1:8000"))
+    assert response.status_code == 200, response.text
+    events = Calendar.from_ical(response.content).walk("VEVENT")
+    assert events
+    assert str(events[0]["summary"]) == (
+        "AgencyHub: on duty for Bäckerei BEGIN:VEVENT SUMMARY:injected; x, y"
+    )
+    # No line of the feed starts what the name tried to inject.
+    lines = response.text.splitlines()
+    assert sum(line == "BEGIN:VEVENT" for line in lines) == len(events)
+    assert not any(line.startswith("SUMMARY:injected") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "on-duty?at=9999-12-31T23:59:59Z",
+        "on-duty?at=0001-01-01T00:00:00Z",
+        "sla-policy/preview?submittedAt=9999-12-31T23:59:59Z",
+        "sla-policy/preview?submittedAt=0001-01-01T00:00:00Z",
+    ],
+)
+async def test_dates_at_the_edge_of_the_calendar_are_refused_not_a_500(client, world, path):
+    await set_rota(client, world, weekly_rota(world, "a1.approver", "a1.executive"))
+    approver = await sign_in(client, world.users["a1.approver"].email)
+    response = await approver.get(f"{base(world)}/{path}")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "between" in response.json()["detail"]
+
+
+async def test_dates_at_the_edge_of_the_calendar_in_a_body_are_refused(client, world):
+    admin = await sign_in(client, world.users["a1.client_admin"].email)
+    rota = weekly_rota(world, "a1.approver", "a1.executive")
+    rota["layers"][0]["startsAt"] = "9999-12-31T00:00:00Z"
+    response = await admin.put(f"{base(world)}/rota", json=rota)
+    assert response.status_code == 422, response.text
+    assert "startsAt must be between 1900-01-01 and 2999-12-31" in response.json()["detail"]

@@ -56,6 +56,7 @@ from agencyhub.escalation.schemas import (
 )
 from agencyhub.tenancy.models import User
 from agencyhub.tenancy.rules import Actor
+from agencyhub.tenancy.schemas import check_moment
 
 log = structlog.get_logger(__name__)
 
@@ -290,6 +291,7 @@ class SlaPolicyController(Controller):
         submitted_at: Annotated[datetime | None, QueryParameter(name="submittedAt")] = None,
     ) -> SlaPreviewOut:
         """When an item submitted at ``submittedAt`` (default now) is due and reminded."""
+        submitted_at = check_moment(submitted_at, "submittedAt")
         found = await sla.preview(session, actor, client_id, severity, submitted_at)
         return preview_out(found)
 
@@ -339,6 +341,7 @@ class RotaController(Controller):
         at: Annotated[datetime | None, QueryParameter(name="at")] = None,
     ) -> OnDutyOut:
         """Who is on duty at ``at`` (default now); in a gap, whom to page instead."""
+        at = check_moment(at, "at")
         return on_duty_out(await rota.who_is_on_duty(session, actor, client_id, at))
 
     @get("/rota/gaps")

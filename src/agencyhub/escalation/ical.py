@@ -103,12 +103,18 @@ def build_calendar(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", f"AgencyHub: {client.name}")
+    calendar.add("x-wr-calname", f"AgencyHub: {one_line(client.name)}")
     reasons = {str(o.id): o.reason for o in overrides}
     for shift in shifts:
         calendar.add_component(_event(client, shift, reasons, now))
     ical: bytes = calendar.to_ical()
     return ical
+
+
+def one_line(text: str) -> str:
+    """A name as one line: icalendar refuses a raw line break in a property it does
+    not escape (``X-WR-CALNAME``), and a line break in a name is never meant."""
+    return " ".join(text.split())
 
 
 def _event(client: Client, shift: rules.Shift, reasons: dict[str, str], now: datetime) -> Event:
@@ -117,7 +123,7 @@ def _event(client: Client, shift: rules.Shift, reasons: dict[str, str], now: dat
     event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", shift.starts_at.astimezone(UTC))
     event.add("dtend", shift.ends_at.astimezone(UTC))
-    event.add("summary", f"AgencyHub: on duty for {client.name}")
+    event.add("summary", f"AgencyHub: on duty for {one_line(client.name)}")
     event.add("description", _description(shift, reasons))
     event.add("transp", "TRANSPARENT")
     return event

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
+
+from agencyhub.errors import InvalidInput
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -17,8 +19,36 @@ TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 
+# Dates and times the service accepts: far beyond any shift, holiday or SLA, and far
+# enough inside the calendar that adding a rota's weeks or an SLA never overflows it.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+MOMENT_RANGE = f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
+
+
+def outside_calendar(value: object) -> bool:
+    return isinstance(value, date) and not (EARLIEST.year <= value.year <= LATEST.year)
+
+
+def check_moment(value: datetime | None, field: str) -> datetime | None:
+    """A date-time query parameter within :data:`MOMENT_RANGE`, else a 422 naming it."""
+    if outside_calendar(value):
+        raise InvalidInput(MOMENT_RANGE, field=field)
+    return value
+
+
 class Camel(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """Base for request bodies: unknown fields are an error, not silently dropped."""
+    """Base for request bodies: unknown fields are an error, not silently dropped; a
+    date or date-time outside :data:`MOMENT_RANGE` is refused."""
+
+    def __post_init__(self) -> None:
+        for name, wire_name in zip(
+            self.__struct_fields__, self.__struct_encode_fields__, strict=True
+        ):
+            value = getattr(self, name)
+            values = value if isinstance(value, list | tuple | set | frozenset) else (value,)
+            if any(outside_calendar(item) for item in values):
+                raise ValueError(f"{wire_name} {MOMENT_RANGE}")
 
 
 class Out(msgspec.Struct, rename="camel"):
