@@ -11,7 +11,12 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import (
+    JsonRenderPlugin,
+    OpenAPIRenderPlugin,
+    ScalarRenderPlugin,
+    SwaggerRenderPlugin,
+)
 
 from agencyhub.approvals.api import ClientDraftsController, DraftController, InboundController
 from agencyhub.approvals.queue_api import QueueController
@@ -50,6 +55,7 @@ from agencyhub.web import (
     provide_settings,
     refuse_nul_characters,
     request_logging_middleware,
+    security_headers_middleware,
 )
 from agencyhub.webapp import WebAppController
 
@@ -75,6 +81,14 @@ def freeze_startup_objects() -> None:
     create, instead of pausing every connection of the process for each collection."""
     gc.collect()
     gc.freeze()
+
+
+def api_docs_plugins(settings: Settings) -> list[OpenAPIRenderPlugin]:
+    """The document as JSON always; the interactive pages (which load their scripts
+    from a CDN) only where the docs are enabled — by default not in production."""
+    if not settings.api_docs_enabled:
+        return [JsonRenderPlugin()]
+    return [ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger"), JsonRenderPlugin()]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -127,7 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "actor": Provide(provide_actor),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_logging_middleware],
+        middleware=[request_logging_middleware, security_headers_middleware(settings)],
         before_request=refuse_nul_characters,
         lifespan=[lifespan],
         plugins=[LivePlugin(settings, runtime.db)],
@@ -137,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="AgencyHub API",
             version=API_VERSION,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=api_docs_plugins(settings),
         ),
         debug=False,
     )

@@ -59,6 +59,9 @@ class Settings:
     database_pool_size: int = 10
     # The live relay looks for new events this often even when nobody pokes it.
     live_poll_ms: int = 500
+    # The interactive API docs under /schema: "auto" (on, except in production), "on",
+    # "off". /schema/openapi.json is served either way.
+    api_docs: str = "auto"
     # The built web app (``frontend/dist``); empty: the checkout's own build.
     web_app_dir: str = ""
 
@@ -69,6 +72,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs == "on" or (
+            self.api_docs == "auto" and self.environment != "production"
+        )
 
     @property
     def secure_cookies(self) -> bool:
@@ -90,6 +99,8 @@ class Settings:
     def validate(self) -> None:
         if self.environment not in ("demo", "test", "production"):
             raise SettingsError("AGENCYHUB_ENVIRONMENT must be demo, test or production")
+        if self.api_docs not in ("auto", "on", "off"):
+            raise SettingsError("AGENCYHUB_API_DOCS must be auto, on or off")
         if self.log_format not in ("console", "json"):
             raise SettingsError("AGENCYHUB_LOG_FORMAT must be console or json")
         if self.environment == "production":

@@ -17,6 +17,8 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from agencyhub.headers import security_headers
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -128,7 +130,12 @@ def problem_response(
     if request_id:
         body["requestId"] = request_id
     body.update(extra or {})
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    # Answers no route produced (an unknown /api path) pass no middleware: they get the
+    # security headers here.
+    runtime = getattr(request.app.state, "runtime", None)
+    production = getattr(getattr(runtime, "settings", None), "environment", "") == "production"
+    all_headers = {**security_headers(request.url.path, production=production), **(headers or {})}
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=all_headers)
 
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:

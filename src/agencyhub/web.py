@@ -6,7 +6,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyhub.config import Settings
 from agencyhub.db import Database
 from agencyhub.errors import InvalidInput
+from agencyhub.headers import security_headers
 from agencyhub.tenancy.secrets import Passwords
 
 log = structlog.get_logger("agencyhub.request")
@@ -112,6 +113,40 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
             structlog.contextvars.clear_contextvars()
 
     return middleware
+
+
+# --- security headers -------------------------------------------------------------------
+
+
+def security_headers_middleware(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
+    """Every answer gets ``nosniff``, a referrer policy and no framing; API answers a
+    CSP that allows nothing; outside the demo and tests, HSTS. Headers a route set
+    itself (the web app's own CSP) are kept."""
+    production = settings.environment == "production"
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            wanted = [
+                (name.encode(), value.encode())
+                for name, value in security_headers(scope["path"], production=production).items()
+            ]
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", []))
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend(h for h in wanted if h[0] not in present)
+                    message["headers"] = headers
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return middleware
+
+    return wrap
 
 
 # --- the NUL character ------------------------------------------------------------------

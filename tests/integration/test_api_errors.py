@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
+from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from agencyhub.app import create_app
 from agencyhub.audit.models import Event
 from agencyhub.db import Scope, transaction
 from agencyhub.tenancy.models import Client
@@ -175,3 +178,39 @@ async def test_deeply_nested_json_is_refused_not_a_500(client, database, passwor
         )
         assert response.status_code in (400, 422), response.text
         assert response.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_every_answer_carries_the_security_headers(client, database, passwords):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    for response in (
+        await caller.get(path),
+        await client.get("/api/v1/no-such-thing"),
+        await client.get("/healthz"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in response.headers  # the demo runs on http
+    api = await caller.get(path)
+    assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    shell = await client.get("/")
+    assert "script-src 'self'" in shell.headers["content-security-policy"]
+
+
+async def test_production_sends_hsts_and_serves_no_docs_pages(postgres_database, pg):
+    settings = dataclasses.replace(
+        postgres_database.settings, environment="production", secret_key="x" * 40
+    )
+    async with AsyncTestClient(
+        app=create_app(settings), base_url="https://testserver.local"
+    ) as http:
+        health = await http.get("/healthz")
+        assert health.headers["strict-transport-security"].startswith("max-age=31536000")
+        assert (await http.get("/schema/openapi.json")).status_code == 200
+        assert (await http.get("/schema/swagger")).status_code == 404
+        assert (await http.get("/schema")).status_code in (404, 200)
+        docs_on = dataclasses.replace(settings, api_docs="on")
+    async with AsyncTestClient(
+        app=create_app(docs_on), base_url="https://testserver.local"
+    ) as http:
+        assert (await http.get("/schema/swagger")).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -240,8 +241,11 @@ async def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(
 ):
     world = await make_world(database, passwords)
     caller = await sign_in(client, world.users["a.owner"].email)
-    created = await caller.post("/api/v1/tokens", json={"name": "CI export", "expiresInDays": 30})
+    created = await caller.post(
+        "/api/v1/tokens", json={"name": "CI export", "expiresInDays": 30, "scopes": ["manage"]}
+    )
     assert created.status_code == 201
+    assert created.json()["details"]["scopes"] == ["manage"]
     token = created.json()["token"]
     listed = (await caller.get("/api/v1/tokens")).json()["items"]
     assert token not in str(listed)
@@ -260,6 +264,52 @@ async def test_api_token_is_shown_once_stored_hashed_and_works_without_csrf(
         headers=bearer,
     )
     assert write.status_code == 201
+
+
+async def test_a_token_does_only_what_its_scopes_allow_and_never_makes_tokens(
+    client, database, passwords
+):
+    world = await make_world(database, passwords)
+    owner = await sign_in(client, world.users["a.owner"].email)
+    approver = await sign_in(client, world.users["a1.approver"].email)
+
+    async def token(caller, **body):
+        created = await caller.post("/api/v1/tokens", json={"name": "scoped", **body})
+        assert created.status_code == 201, created.text
+        return {"authorization": f"Bearer {created.json()['token']}"}, created.json()["details"]
+
+    reader, details = await token(owner)
+    assert details["scopes"] == ["read"]  # least privilege unless asked for more
+    decider, _ = await token(approver, scopes=["decide"])
+    manager, _ = await token(owner, scopes=["read", "manage"])
+    client.cookies.clear()
+    clients = f"/api/v1/agencies/{world.agencies['a'].id}/clients"
+    decisions = f"/api/v1/drafts/{uuid.uuid4()}/decisions"
+    decision = {"decision": "approve", "version": 1}
+
+    assert (await client.get(clients, headers=reader)).status_code == 200
+    refused = await client.post(clients, json={"slug": "x1", "name": "X"}, headers=reader)
+    assert refused.status_code == 403
+    assert "lacks the 'manage' scope" in refused.json()["detail"]
+    assert (await client.post(decisions, json=decision, headers=reader)).status_code == 403
+    # decide passes the scope check (then: no such draft) but manages nothing.
+    assert (await client.post(decisions, json=decision, headers=decider)).status_code == 404
+    queue = f"/api/v1/clients/{world.clients['a1'].id}/invitations"
+    invite = {"email": "x@example.com", "role": "viewer"}
+    assert (await client.post(queue, json=invite, headers=decider)).status_code == 403
+    assert (
+        await client.post(clients, json={"slug": "x2", "name": "X"}, headers=manager)
+    ).status_code == 201
+    for headers in (reader, decider, manager):
+        minted = await client.post("/api/v1/tokens", json={"name": "more"}, headers=headers)
+        assert minted.status_code == 403
+        assert "cannot do this" in minted.json()["detail"]
+    unknown = await owner.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]})
+    assert unknown.status_code == 422
+    empty = await owner.post("/api/v1/tokens", json={"name": "x", "scopes": []})
+    assert empty.status_code == 422
+    too_long = await owner.post("/api/v1/tokens", json={"name": "x", "expiresInDays": 366})
+    assert too_long.status_code == 422
 
 
 async def test_revoked_and_expired_tokens_are_refused(client, database, passwords):

@@ -74,7 +74,7 @@ def signed_in(base_url: str, email: str, *, token: bool) -> dict[str, str]:
         return {"Cookie": cookie, "X-CSRF-Token": csrf}
     created = requests.post(
         f"{base_url}/api/v1/tokens",
-        json={"name": "fuzz"},
+        json={"name": "fuzz", "scopes": ["read", "decide", "manage"]},
         headers={"Cookie": cookie, "X-CSRF-Token": csrf},
         timeout=10,
     )

@@ -316,3 +316,20 @@ def test_no_sequence_of_attempts_gets_more_checks_than_the_waits_allow(gaps: lis
             assert decision.retry_after_seconds >= 1
             assert state.blocked_until is not None
             assert now < state.blocked_until
+
+
+@pytest.mark.parametrize(
+    ("method", "route_scope", "scopes", "allowed"),
+    [
+        ("GET", None, frozenset({"read"}), True),
+        ("GET", None, frozenset({"decide"}), True),
+        ("POST", None, frozenset({"read"}), False),
+        ("DELETE", None, frozenset({"decide"}), False),
+        ("PATCH", None, frozenset({"manage"}), True),
+        ("POST", "decide", frozenset({"manage"}), False),
+        ("POST", "decide", frozenset({"decide"}), True),
+        ("POST", rules.NEVER_BY_TOKEN, frozenset(rules.TOKEN_SCOPES), False),
+    ],
+)
+def test_token_scopes(method, route_scope, scopes, allowed) -> None:
+    assert rules.token_may(scopes, rules.scope_needed(method, route_scope)) is allowed

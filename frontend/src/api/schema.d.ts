@@ -1908,6 +1908,7 @@ export interface components {
         TokenCreate: {
             expiresInDays?: number | null;
             name: string;
+            scopes?: ("read" | "decide" | "manage")[];
         };
         /** TokenCreated */
         TokenCreated: {
@@ -1929,6 +1930,7 @@ export interface components {
             name: string;
             prefix: string;
             revokedAt: string | null;
+            scopes: string[];
         };
         /** UserOut */
         UserOut: {

@@ -262,7 +262,7 @@ class DraftController(Controller):
     ) -> DraftOut:
         return draft_out(await service.submit(session, actor, draft_id, data.version))
 
-    @post("/decisions", status_code=HTTP_200_OK)
+    @post("/decisions", status_code=HTTP_200_OK, opt={"token_scope": "decide"})
     async def decide(
         self,
         session: NamedDependency[AsyncSession],

@@ -137,7 +137,7 @@ class QueueController(Controller):
             total=page.total,
         )
 
-    @post("/decisions", status_code=HTTP_200_OK)
+    @post("/decisions", status_code=HTTP_200_OK, opt={"token_scope": "decide"})
     async def bulk_approve(
         self,
         session: NamedDependency[AsyncSession],

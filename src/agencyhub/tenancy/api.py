@@ -63,6 +63,10 @@ async def provide_actor(
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("Use 'Authorization: Bearer <token>'.")
         authenticated = await auth.authenticate_bearer(session, token.strip())
+        route_scope = request.route_handler.opt.get("token_scope")
+        needed = rules.scope_needed(request.method, route_scope)
+        if not rules.token_may(authenticated.token_scopes, needed):
+            raise Forbidden(token_refusal(needed))
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
@@ -76,6 +80,12 @@ async def provide_actor(
                 raise Forbidden("The CSRF token is missing or wrong (header X-CSRF-Token).")
     structlog.contextvars.bind_contextvars(user_id=str(authenticated.user.id))
     return await auth.load_actor(session, authenticated.user.id)
+
+
+def token_refusal(needed: str) -> str:
+    if needed == rules.NEVER_BY_TOKEN:
+        return "An API token cannot do this; sign in to the web app."
+    return f"This API token lacks the '{needed}' scope."
 
 
 # --- response builders --------------------------------------------------------------
@@ -113,6 +123,7 @@ def token_out(token: ApiToken) -> TokenOut:
         id=token.id,
         name=token.name,
         prefix=token.prefix,
+        scopes=token.scopes.split(),
         created_at=token.created_at,
         expires_at=token.expires_at,
         last_used_at=token.last_used_at,
@@ -271,7 +282,7 @@ class AuthController(Controller):
         tokens = await auth.list_api_tokens(session, actor.user_id)
         return TokenList(items=[token_out(t) for t in tokens])
 
-    @post("/tokens", status_code=HTTP_201_CREATED)
+    @post("/tokens", status_code=HTTP_201_CREATED, opt={"token_scope": rules.NEVER_BY_TOKEN})
     async def create_token(
         self,
         session: NamedDependency[AsyncSession],
@@ -281,7 +292,7 @@ class AuthController(Controller):
     ) -> TokenCreated:
         """A personal API token for integrations; the token text is shown only now."""
         token, row = await auth.create_api_token(
-            session, settings, actor.user_id, data.name, data.expires_in_days
+            session, settings, actor.user_id, data.name, data.expires_in_days, data.scopes
         )
         return TokenCreated(token=token, details=token_out(row))
 

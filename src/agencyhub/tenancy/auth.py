@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from agencyhub.db import (
     writes_scope_in_statements,
 )
 from agencyhub.errors import InvalidInput, NotFound, Unauthenticated
-from agencyhub.tenancy import throttle
+from agencyhub.tenancy import rules, throttle
 from agencyhub.tenancy.models import (
     ApiToken,
     ClientAssignment,
@@ -63,6 +64,7 @@ class Authenticated:
     user: User
     via: str  # "session" or "token"
     csrf_token: str | None
+    token_scopes: frozenset[str] = frozenset()
 
 
 _users: Table = User.__table__  # type: ignore[assignment]
@@ -268,7 +270,9 @@ async def authenticate_bearer(session: AsyncSession, token: str) -> Authenticate
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
         row.last_used_at = now
     user = await _active_user(session, row.user_id)
-    return Authenticated(user=user, via="token", csrf_token=None)
+    return Authenticated(
+        user=user, via="token", csrf_token=None, token_scopes=frozenset(row.scopes.split())
+    )
 
 
 async def _active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -279,12 +283,19 @@ async def _active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def create_api_token(
-    session: AsyncSession, settings: Settings, user_id: uuid.UUID, name: str, days: int | None
+    session: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    name: str,
+    days: int | None,
+    scopes: Sequence[str],
 ) -> tuple[str, ApiToken]:
     """Returns the token text, which is shown once and never stored."""
     name = name.strip()
     if not name:
         raise InvalidInput("must not be blank", field="name")
+    if not scopes:
+        raise InvalidInput("name at least one scope: read, decide or manage", field="scopes")
     token = new_token(API_TOKEN_PREFIX)
     lifetime = days if days is not None else settings.api_token_default_ttl_days
     row = ApiToken(
@@ -292,6 +303,7 @@ async def create_api_token(
         name=name,
         prefix=token[:10],
         token_hash=token_digest(token),
+        scopes=" ".join(scope for scope in rules.TOKEN_SCOPES if scope in scopes),
         expires_at=utcnow() + timedelta(days=lifetime),
     )
     session.add(row)

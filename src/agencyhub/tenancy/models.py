@@ -192,6 +192,8 @@ class ApiToken(IdMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Space-separated: "read", "decide", "manage" (tenancy.rules.TOKEN_SCOPES).
+    scopes: Mapped[str] = mapped_column(String(64), default="read")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -207,6 +207,30 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+# --- API token scopes ------------------------------------------------------------------
+#
+# A token can always read; every write needs ``manage``, except the routes that decide
+# on a draft, which need ``decide``; no token creates tokens (a leaked token must not
+# outlive its own revocation by minting another).
+
+TOKEN_SCOPES = ("read", "decide", "manage")
+NEVER_BY_TOKEN = "never"
+SAFE_HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def scope_needed(method: str, route_scope: str | None) -> str:
+    """The scope a token needs for this route: what the route names, else by method."""
+    if route_scope is not None:
+        return route_scope
+    return "read" if method in SAFE_HTTP_METHODS else "manage"
+
+
+def token_may(scopes: frozenset[str], needed: str) -> bool:
+    if needed == NEVER_BY_TOKEN:
+        return False
+    return needed == "read" or needed in scopes
+
+
 # --- the sign-in throttle -----------------------------------------------------------
 #
 # Each password check is counted *before* it runs, as if it failed; a successful

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -94,15 +94,23 @@ class LoginOut(Out):
 TokenName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
+TokenScope = Literal["read", "decide", "manage"]
+
+
 class TokenCreate(Camel):
     name: TokenName
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=365)] | None = None
+    # Least privilege by default: a token reads unless it is given more.
+    scopes: Annotated[list[TokenScope], msgspec.Meta(max_length=3)] = msgspec.field(
+        default_factory=lambda: ["read"]
+    )
 
 
 class TokenOut(Out):
     id: uuid.UUID
     name: str
     prefix: str
+    scopes: list[str]
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
