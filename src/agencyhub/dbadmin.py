@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import structlog
 from alembic import command
@@ -89,31 +90,52 @@ def _checked_identifier(name: str) -> str:
 
 
 async def create_app_role(settings: Settings) -> str:
-    """Create the application role from ``AGENCYHUB_DATABASE_URL`` if it is missing."""
+    """Create the application role from ``AGENCYHUB_DATABASE_URL`` if it is missing.
+
+    Needs a migration role with CREATEROLE (a superuser is not required). An existing
+    role that is SUPERUSER or BYPASSRLS is refused rather than used: only a superuser
+    can take those attributes away (PostgreSQL 15+), and RLS means nothing for it.
+    """
     url = make_url(settings.database_url)
     role = _checked_identifier(url.username or "")
     engine = create_engine(settings.effective_migration_url, pool_size=1)
     try:
         async with engine.begin() as conn:
-            exists = await conn.scalar(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": role}
-            )
-            if not exists:
+            found = (
+                await conn.execute(
+                    text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :name"),
+                    {"name": role},
+                )
+            ).first()
+            if found is None:
                 await conn.execute(
                     text(
                         f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
                     )
                 )
-            # Keep an existing role honest: RLS means nothing for a bypassing role.
-            await conn.execute(text(f"ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS"))
+            elif found.rolsuper or found.rolbypassrls:
+                await _take_away_bypass(conn, role)
             if url.password:
                 await conn.execute(
                     text(f"ALTER ROLE {role} PASSWORD {_quoted_literal(url.password)}")
                 )
     finally:
         await engine.dispose()
-    log.info("db.app_role_ready", role=role, created=not exists)
+    log.info("db.app_role_ready", role=role, created=found is None)
     return role
+
+
+async def _take_away_bypass(conn: Any, role: str) -> None:
+    """Keep an existing role honest, or say precisely who must."""
+    is_superuser = await conn.scalar(
+        text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    )
+    if not is_superuser:
+        raise RuntimeError(
+            f"The role {role} is SUPERUSER or BYPASSRLS, so row-level security would not "
+            f"apply to it. A superuser must run: ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS;"
+        )
+    await conn.execute(text(f"ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS"))
 
 
 def _quoted_literal(value: str) -> str:

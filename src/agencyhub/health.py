@@ -9,6 +9,8 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
+from agencyhub.config import Settings
+from agencyhub.tasks import heartbeat_key_prefix
 from agencyhub.web import runtime_of
 
 log = structlog.get_logger(__name__)
@@ -25,16 +27,28 @@ class HealthController(Controller):
 
     @get("/readyz")
     async def readyz(self, state: State) -> Response[dict[str, Any]]:
-        """The database (and the broker, when configured) answer."""
+        """The database (and the broker, when configured) answer; with a broker, how
+        many workers beat.
+
+        No worker: ``degraded`` with 200, not 503 — this process still serves the
+        queue and decisions, and a load balancer that took every API process out
+        because the workers are down would stop approvals too. Alert on ``degraded``.
+        """
         runtime = runtime_of(state)
-        checks = {"database": await _check_database(state)}
+        checks: dict[str, Any] = {"database": await _check_database(state)}
         if runtime.settings.redis_url:
-            checks["broker"] = await _check_redis(runtime.settings.redis_url)
-        ready = all(value == "ok" for value in checks.values())
-        return Response(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
+            checks["broker"], workers = await _check_redis(runtime.settings)
+            checks["workers"] = workers
+            checks["worker"] = "ok" if workers else "missing"
+        ready = checks["database"] == "ok" and checks.get("broker", "ok") == "ok"
+        status = (
+            "unavailable"
+            if not ready
+            else "ready"
+            if checks.get("worker", "ok") == "ok"
+            else "degraded"
         )
+        return Response({"status": status, "checks": checks}, status_code=200 if ready else 503)
 
 
 async def _check_database(state: State) -> str:
@@ -47,15 +61,18 @@ async def _check_database(state: State) -> str:
     return "ok"
 
 
-async def _check_redis(url: str) -> str:
+async def _check_redis(settings: Settings) -> tuple[str, int]:
+    """The broker's state, and the workers whose heartbeat has not expired."""
     import redis.asyncio as aioredis
 
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     try:
         await client.ping()
+        pattern = heartbeat_key_prefix(settings) + "*"
+        workers = len([key async for key in client.scan_iter(match=pattern, count=100)])
     except Exception as exc:  # see above
         log.warning("readyz.broker_failed", error=str(exc))
-        return "failed"
+        return "failed", 0
     finally:
         await client.aclose()
-    return "ok"
+    return "ok", workers

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
+import socket
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import dramatiq
 import redis
@@ -113,11 +116,53 @@ def start_worker(broker: dramatiq.Broker, *, threads: int) -> RunningWorker:
     return RunningWorker(broker, worker, scheduler)
 
 
+# A worker says it is alive this often; readiness counts the beats younger than the TTL.
+HEARTBEAT_INTERVAL_S = 10
+HEARTBEAT_TTL_S = 30
+
+
+def heartbeat_key_prefix(settings: Settings) -> str:
+    return f"{settings.broker_namespace}:workers:"
+
+
+def beat_once(settings: Settings, client: redis.Redis, worker_id: str) -> None:
+    client.set(
+        heartbeat_key_prefix(settings) + worker_id,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        ex=HEARTBEAT_TTL_S,
+    )
+
+
+def start_heartbeat(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Beat until ``stop`` is set; the beat's key goes when the worker stops, so
+    readiness sees a stopped worker at once (and a killed one within the TTL)."""
+    client = redis_client(settings.redis_url)
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    def beat() -> None:
+        while True:
+            try:
+                beat_once(settings, client, worker_id)
+            except redis.RedisError:
+                log.warning("worker.heartbeat_failed", exc_info=True)
+            if stop.wait(HEARTBEAT_INTERVAL_S):
+                break
+        try:
+            client.delete(heartbeat_key_prefix(settings) + worker_id)
+        except redis.RedisError:
+            log.warning("worker.heartbeat_clear_failed", exc_info=True)
+
+    thread = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_worker(settings: Settings, *, threads: int, stop: threading.Event) -> None:
     """Consume until ``stop`` is set, then finish running messages and exit."""
     broker = setup_broker(settings)
     install_worker_poke(settings)  # its events reach live sockets without the poll
     running = start_worker(broker, threads=threads)
+    heartbeat = start_heartbeat(settings, stop)
     # Start-up objects out of the collector's reach: shorter pauses in every step
     # (the web processes do the same, see app.freeze_startup_objects).
     gc.collect()
@@ -126,4 +171,5 @@ def run_worker(settings: Settings, *, threads: int, stop: threading.Event) -> No
         stop.wait()
     finally:
         running.stop()
+        heartbeat.join(timeout=5)
         broker.close()

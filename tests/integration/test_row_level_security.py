@@ -7,14 +7,19 @@ for the application role.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import uuid
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from agencyhub.db import Scope, set_scope, transaction
+from agencyhub import dbadmin
+from agencyhub.db import Scope, create_engine, set_scope, transaction
 from agencyhub.tenancy.models import Client, Membership
+from tests.conftest import ADMIN_URL
 from tests.factories import make_world
 
 pytestmark = pytest.mark.postgres
@@ -130,3 +135,59 @@ async def test_the_audit_trail_is_append_only_for_the_app(pg, passwords):
     with pytest.raises(DBAPIError, match="permission denied"):
         async with transaction(pg.sessions, scope) as session:
             await session.execute(text("DELETE FROM events"))
+
+
+async def test_create_app_role_needs_only_createrole(postgres_database):
+    """A migration role with CREATEROLE (no superuser) creates the application role;
+    an existing BYPASSRLS role is refused with the statement a superuser must run."""
+    suffix = secrets.token_hex(3)
+    owner, app_role, bypassing = f"ah_owner_{suffix}", f"ah_app_{suffix}", f"ah_bypass_{suffix}"
+    await _admin_sql(
+        f"CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER",
+        f"CREATE ROLE {bypassing} LOGIN BYPASSRLS",
+    )
+    database = make_url(postgres_database.owner_url).database
+    as_owner = make_url(ADMIN_URL).set(database=database, username=owner)
+    try:
+        settings = dataclasses.replace(
+            postgres_database.settings,
+            database_url=as_owner.set(username=app_role).render_as_string(hide_password=False),
+            migration_database_url=as_owner.render_as_string(hide_password=False),
+        )
+        assert await dbadmin.create_app_role(settings) == app_role
+        assert await _admin_scalar(
+            f"SELECT NOT rolsuper AND NOT rolbypassrls FROM pg_roles WHERE rolname = '{app_role}'"
+        )
+        assert await dbadmin.create_app_role(settings) == app_role  # again: nothing to do
+        refused = dataclasses.replace(
+            settings,
+            database_url=as_owner.set(username=bypassing).render_as_string(hide_password=False),
+        )
+        with pytest.raises(RuntimeError, match=f"ALTER ROLE {bypassing} NOSUPERUSER NOBYPASSRLS"):
+            await dbadmin.create_app_role(refused)
+    finally:
+        await _admin_sql(
+            f"DROP ROLE IF EXISTS {app_role}",
+            f"DROP ROLE IF EXISTS {bypassing}",
+            f"DROP ROLE IF EXISTS {owner}",
+        )
+
+
+async def _admin_sql(*statements: str) -> None:
+    engine = create_engine(ADMIN_URL, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _admin_scalar(statement: str) -> object:
+    engine = create_engine(ADMIN_URL, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.scalar(text(statement))
+    finally:
+        await engine.dispose()
