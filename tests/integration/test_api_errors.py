@@ -214,3 +214,33 @@ async def test_production_sends_hsts_and_serves_no_docs_pages(postgres_database,
         app=create_app(docs_on), base_url="https://testserver.local"
     ) as http:
         assert (await http.get("/schema/swagger")).status_code == 200
+
+
+async def test_a_hostile_request_id_is_replaced_before_it_reaches_the_audit_trail(
+    client, database, passwords
+):
+    _, caller, path = await owner_of_a(client, database, passwords)
+    hostile_ids = (
+        "<script>alert(1)</script>",
+        "x" * 65,
+        "short",
+        "a b c d e f g h",
+        "ok;ok=ok;ok/..",
+    )
+    for number, hostile in enumerate(hostile_ids):
+        created = await caller.post(
+            path,
+            json={"slug": f"rid-{number}", "name": "R"},
+            headers={"x-request-id": hostile},
+        )
+        assert created.status_code == 201, created.text
+        answered = created.headers["x-request-id"]
+        assert answered != hostile
+        assert len(answered) == 32
+        async with transaction(database.sessions, Scope.for_system("tests")) as session:
+            stored = await session.scalar(
+                select(Event.request_id)
+                .where(Event.type == "client.created")
+                .order_by(Event.id.desc())
+            )
+        assert stored == answered
