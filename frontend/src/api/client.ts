@@ -25,12 +25,15 @@ export interface Problem {
 export class ApiError extends Error {
   readonly status: number
   readonly problem: Problem
+  /** Seconds the server asks to wait (429, 503), from `Retry-After`. */
+  readonly retryAfter: number | null
 
-  constructor(status: number, problem: Problem) {
+  constructor(status: number, problem: Problem, retryAfter: number | null = null) {
     super(problem.detail || problem.title || `HTTP ${status}`)
     this.name = 'ApiError'
     this.status = status
     this.problem = problem
+    this.retryAfter = retryAfter
   }
 
   get isConflict(): boolean {
@@ -75,5 +78,6 @@ export async function unwrap<T>(
   if (response.ok) return data as T
   const problem = (typeof error === 'object' && error !== null ? error : {}) as Problem
   if (response.status === 401 && !options.quiet401) onUnauthenticated()
-  throw new ApiError(response.status, problem)
+  const wait = Number.parseInt(response.headers.get('retry-after') ?? '', 10)
+  throw new ApiError(response.status, problem, Number.isFinite(wait) ? wait : null)
 }

@@ -2,7 +2,15 @@ import { useTranslation } from 'react-i18next'
 import { ApiError } from '../api/client'
 
 /** Any failure as a readable message: the problem+json detail when the API sent one. */
-export function errorText(error: unknown, t: (key: string) => string): string {
+export function errorText(
+  error: unknown,
+  t: (key: string, options?: Record<string, unknown>) => string,
+): string {
+  if (error instanceof ApiError && (error.status === 429 || error.status === 503)) {
+    // The wait, in the reader's language (the API's own detail is English).
+    const key = error.status === 429 ? 'errors.tooManyAttempts' : 'errors.busy'
+    return t(key, { seconds: error.retryAfter ?? 1 })
+  }
   if (error instanceof ApiError) {
     const field = error.problem.errors?.[0]
     const detail = error.problem.detail || t('errors.generic')

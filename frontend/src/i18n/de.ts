@@ -276,9 +276,11 @@ export const de: Texts = {
   },
 
   errors: {
+    busy: 'Der Server ist ausgelastet. Bitte in {{seconds}} s erneut versuchen.',
     generic: 'Etwas ist schiefgelaufen.',
     network: 'Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',
     notFound: 'Nicht gefunden.',
+    tooManyAttempts: 'Zu viele Versuche. Bitte in {{seconds}} s erneut versuchen.',
   },
   time: { zone: 'Zeiten in {{zone}}' },
 }

@@ -274,9 +274,11 @@ export const en = {
   },
 
   errors: {
+    busy: 'The server is busy. Try again in {{seconds}} s.',
     generic: 'Something went wrong.',
     network: 'The server cannot be reached. Check your connection.',
     notFound: 'Not found.',
+    tooManyAttempts: 'Too many attempts. Try again in {{seconds}} s.',
   },
   time: { zone: 'Times in {{zone}}' },
 }
