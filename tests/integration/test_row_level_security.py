@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from agencyhub import dbadmin
 from agencyhub.db import Scope, create_engine, set_scope, transaction
 from agencyhub.tenancy.models import Client, Membership
-from tests.conftest import ADMIN_URL
+from tests.conftest import ADMIN_URL, _admin
 from tests.factories import make_world
 
 pytestmark = pytest.mark.postgres
@@ -142,10 +142,8 @@ async def test_create_app_role_needs_only_createrole(postgres_database):
     an existing BYPASSRLS role is refused with the statement a superuser must run."""
     suffix = secrets.token_hex(3)
     owner, app_role, bypassing = f"ah_owner_{suffix}", f"ah_app_{suffix}", f"ah_bypass_{suffix}"
-    await _admin_sql(
-        f"CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER",
-        f"CREATE ROLE {bypassing} LOGIN BYPASSRLS",
-    )
+    await _admin(f"CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER")
+    await _admin(f"CREATE ROLE {bypassing} LOGIN BYPASSRLS")
     database = make_url(postgres_database.owner_url).database
     as_owner = make_url(ADMIN_URL).set(database=database, username=owner)
     try:
@@ -166,22 +164,8 @@ async def test_create_app_role_needs_only_createrole(postgres_database):
         with pytest.raises(RuntimeError, match=f"ALTER ROLE {bypassing} NOSUPERUSER NOBYPASSRLS"):
             await dbadmin.create_app_role(refused)
     finally:
-        await _admin_sql(
-            f"DROP ROLE IF EXISTS {app_role}",
-            f"DROP ROLE IF EXISTS {bypassing}",
-            f"DROP ROLE IF EXISTS {owner}",
-        )
-
-
-async def _admin_sql(*statements: str) -> None:
-    engine = create_engine(ADMIN_URL, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
+        for role in (app_role, bypassing, owner):
+            await _admin(f"DROP ROLE IF EXISTS {role}")
 
 
 async def _admin_scalar(statement: str) -> object:

@@ -169,11 +169,12 @@ async def check_password(
     """The user's id when the password is right, else :class:`Unauthenticated`.
 
     Counted by the throttle before the check; no database connection is held while
-    it waits for a hashing worker or hashes (two short transactions before that).
+    it waits for a hashing worker or hashes (one short transaction before that).
     """
     async with passwords.admission():
-        await throttle.admit(sessions, settings, email, ip_address, utcnow())
-        found = await _password_of(sessions, email)
+        async with transaction(sessions) as session:
+            await throttle.admit(session, settings, email, ip_address, utcnow())
+            found = await _password_of(session, email)
         ok = await passwords.verify_in_worker(found.password_hash if found else None, password)
     if found is None or not ok or not found.is_active:
         log.info("auth.login_failed", ip_address=ip_address)
@@ -181,12 +182,11 @@ async def check_password(
     return found.user_id
 
 
-async def _password_of(sessions: async_sessionmaker[AsyncSession], email: str) -> PasswordOf | None:
+async def _password_of(session: AsyncSession, email: str) -> PasswordOf | None:
     query = select(_users.c.id, _users.c.password_hash, _users.c.is_active).where(
         _users.c.email == email
     )
-    async with transaction(sessions) as session:
-        row = (await session.execute(query)).first()
+    row = (await session.execute(query)).first()
     return PasswordOf(row.id, row.password_hash, row.is_active) if row is not None else None
 
 

@@ -295,7 +295,8 @@ async def settle_password(
     email, user = details.invitation.email, details.existing_user
     if user is not None and user.password_hash:
         async with passwords.admission():
-            await throttle.admit(sessions, settings, email, ip_address, utcnow())
+            async with transaction(sessions) as session:
+                await throttle.admit(session, settings, email, ip_address, utcnow())
             ok = await passwords.verify_in_worker(user.password_hash, password)
         if not ok:
             log.info("auth.login_failed", ip_address=ip_address)

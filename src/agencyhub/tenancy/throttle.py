@@ -1,9 +1,9 @@
 """The sign-in throttle's bookkeeping; what it decides is in :mod:`tenancy.rules`.
 
 Two counters per password check: the account at this address, and the address across
-accounts (credential stuffing). Both are counted in one short transaction that holds
-a lock on exactly those counters, so parallel guesses are counted one after the other
-and none is checked beyond the free ones without its wait.
+accounts (credential stuffing). Both are counted in the caller's short transaction,
+which then holds a lock on exactly those counters, so parallel guesses are counted
+one after the other and none is checked beyond the free ones without its wait.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import hashlib
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
-from agencyhub.db import serialise_writers, transaction
+from agencyhub.db import serialise_writers
 from agencyhub.errors import TooManyRequests
 from agencyhub.tenancy import rules
 from agencyhub.tenancy.models import LoginThrottle
@@ -53,29 +53,23 @@ def _policy(settings: Settings, free: int) -> ThrottlePolicy:
 
 
 async def admit(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    email: str,
-    ip_address: str,
-    now: datetime,
+    session: AsyncSession, settings: Settings, email: str, ip_address: str, now: datetime
 ) -> None:
-    """Count one password check, or raise :class:`TooManyRequests` (nothing counted)."""
+    """Count one password check, or raise :class:`TooManyRequests` (nothing counted:
+    the caller's transaction rolls back)."""
     counters = {
         account_key(email, ip_address): account_policy(settings),
         address_key(ip_address): address_policy(settings),
     }
-    async with transaction(sessions) as session:
-        states = await _locked_states(session, sorted(counters))
-        decisions = {key: rules.admit_attempt(states[key], counters[key], now) for key in counters}
-        waits = [d.retry_after_seconds for d in decisions.values() if not isinstance(d, Admitted)]
-        if waits:
-            log.warning("auth.login_throttled", ip_address=ip_address, retry_after=max(waits))
-            raise TooManyRequests(
-                "Too many sign-in attempts. Try again later.", retry_after=max(waits)
-            )
-        for key, decision in decisions.items():
-            assert isinstance(decision, Admitted)
-            await _save(session, key, decision.state)
+    states = await _locked_states(session, sorted(counters))
+    decisions = {key: rules.admit_attempt(states[key], counters[key], now) for key in counters}
+    waits = [d.retry_after_seconds for d in decisions.values() if not isinstance(d, Admitted)]
+    if waits:
+        log.warning("auth.login_throttled", ip_address=ip_address, retry_after=max(waits))
+        raise TooManyRequests("Too many sign-in attempts. Try again later.", retry_after=max(waits))
+    for key, decision in decisions.items():
+        assert isinstance(decision, Admitted)
+        await _save(session, key, decision.state)
 
 
 async def forgive(session: AsyncSession, settings: Settings, email: str, ip_address: str) -> None:
