@@ -35,23 +35,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 # The code under test: this checkout, or another one (a "before" measurement).
 CODE = Path(os.environ.get("BENCH_CODE", ROOT)).resolve()
-sys.path[:0] = [str(CODE / "src"), str(CODE)]
+# This checkout last: its bench/world.py helps measure an older one too.
+sys.path[:0] = [str(CODE / "src"), str(CODE), str(ROOT)]
 os.environ["PYTHONPATH"] = os.pathsep.join([str(CODE / "src"), os.environ.get("PYTHONPATH", "")])
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from tests.factories import PASSWORD, make_world  # noqa: E402
+from bench.world import drop, fresh_world  # noqa: E402
+from tests.factories import PASSWORD  # noqa: E402
 from tests.live_helpers import servers  # noqa: E402
 
-from agencyhub import dbadmin  # noqa: E402
-from agencyhub.config import Settings  # noqa: E402
-from agencyhub.db import Database, create_engine  # noqa: E402
 from agencyhub.models import load_all_models  # noqa: E402
-from agencyhub.tenancy.secrets import Passwords  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 RESULTS = ROOT / "bench" / "results"
 DATABASE = "agencyhub_bench_signin"
 PROBE_INTERVAL = 0.05
@@ -72,39 +65,6 @@ def summary(values: list[float]) -> dict[str, float]:
         "p99_ms": round(pct(values, 99), 1),
         "max_ms": round(max(values, default=float("nan")), 1),
     }
-
-
-async def admin(*statements: str) -> None:
-    engine = create_engine(ADMIN_URL, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-async def database() -> tuple[Settings, Any]:
-    await admin(
-        f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{DATABASE}"'
-    )
-    owner_url = make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    app_url = make_url(ADMIN_URL).set(database=DATABASE, username="agencyhub_app", password=None)
-    settings = Settings(
-        environment="test",
-        database_url=app_url.render_as_string(hide_password=False),
-        migration_database_url=owner_url,
-    )
-    await dbadmin.create_app_role(settings)
-    await asyncio.to_thread(dbadmin.upgrade, settings)
-    db = Database.from_settings(settings)
-    try:
-        # Production argon2 parameters, so a wrong guess costs what it costs in production.
-        world = await make_world(db, Passwords(settings))
-    finally:
-        await db.dispose()
-    return settings, world
 
 
 async def probe(
@@ -152,7 +112,7 @@ def phase_figures(samples: list[tuple[float, float, int]], start: float, end: fl
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_all_models()
-    settings, world = await database()
+    settings, world = await fresh_world(DATABASE)
     env = {
         "AGENCYHUB_PASSWORD_HASH_TIME_COST": "3",
         "AGENCYHUB_PASSWORD_HASH_MEMORY_KIB": "65536",
@@ -214,7 +174,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(me, attack_from, RESULTS / f"{name}_me_latency.png", args.label)
-    await admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    await drop(DATABASE)
     return result
 
 

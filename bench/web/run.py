@@ -38,21 +38,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from bench.world import drop, fresh_world  # noqa: E402
 from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DIST  # noqa: E402
-from tests.factories import PASSWORD, make_world  # noqa: E402
+from tests.factories import PASSWORD  # noqa: E402
 from tests.live_helpers import servers  # noqa: E402
 
-from agencyhub import dbadmin  # noqa: E402
-from agencyhub.config import Settings  # noqa: E402
-from agencyhub.db import Database, create_engine  # noqa: E402
 from agencyhub.models import load_all_models  # noqa: E402
-from agencyhub.tenancy.secrets import Passwords  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 RESULTS = ROOT / "bench" / "results"
 DATABASE = "agencyhub_bench_web"
 TARGETS = {"initial_js_gzip_kb": 200, "render_ms": 1000, "live_p99_ms": 150}
@@ -110,40 +102,6 @@ def initial_assets() -> dict[str, float]:
         "initial_js_gzip_kb": round(sizes["js"], 1),
         "initial_css_gzip_kb": round(sizes["css"], 1),
     }
-
-
-async def admin(*statements: str) -> None:
-    engine = create_engine(ADMIN_URL, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-async def database() -> tuple[Settings, Any]:
-    await admin(
-        f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{DATABASE}"'
-    )
-    owner_url = make_url(ADMIN_URL).set(database=DATABASE).render_as_string(hide_password=False)
-    app_url = make_url(ADMIN_URL).set(database=DATABASE, username="agencyhub_app", password=None)
-    settings = Settings(
-        environment="test",
-        database_url=app_url.render_as_string(hide_password=False),
-        migration_database_url=owner_url,
-        password_hash_time_cost=1,
-        password_hash_memory_kib=1024,
-    )
-    await dbadmin.create_app_role(settings)
-    await asyncio.to_thread(dbadmin.upgrade, settings)
-    db = Database.from_settings(settings)
-    try:
-        world = await make_world(db, Passwords(settings))
-    finally:
-        await db.dispose()
-    return settings, world
 
 
 async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, str]:
@@ -295,7 +253,9 @@ async def main() -> None:
         raise SystemExit("frontend/dist has no build: run `make web` first")
     load_all_models()
     sizes = initial_assets()
-    settings, world = await database()
+    settings, world = await fresh_world(
+        DATABASE, password_hash_time_cost=1, password_hash_memory_kib=1024
+    )
     try:
         with tempfile.TemporaryDirectory() as logs:
             env = {"AGENCYHUB_WEB_APP_DIR": str(DIST), "AGENCYHUB_DATABASE_POOL_SIZE": "10"}
@@ -305,7 +265,7 @@ async def main() -> None:
                     server.base_url, world, items, args.rounds, min(args.events, args.items)
                 )
     finally:
-        await admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await drop(DATABASE)
     render_ms = [r["rendered_ms"] for r in results["render"]]
     interactive_ms = [r["interactive_ms"] for r in results["render"]]
     live = results["live_ms"]
