@@ -17,6 +17,8 @@ from agencyhub.db import Scope, transaction
 from agencyhub.escalation.models import Notification
 from agencyhub.tenancy.models import UserSession
 from tests.browser_helpers import (
+    PHONE,
+    SIGN_IN,
     accessibility_problems,
     chromium,
     live,
@@ -303,3 +305,30 @@ async def test_an_ended_session_leads_back_to_sign_in_and_then_to_the_same_page(
             await approver.get_by_label("Password").fill(PASSWORD)
             await approver.get_by_role("button", name="Sign in").click()
             await expect(approver).to_have_url(f"{server.base_url}/clients/{a1}/audit")
+
+
+async def test_repeated_wrong_passwords_say_how_long_to_wait_on_a_phone(
+    pg, postgres_database, passwords, tmp_path
+):
+    world = await make_world(pg, passwords)
+    env = {**web_app_env(), "AGENCYHUB_LOGIN_FREE_ATTEMPTS_PER_ACCOUNT": "2"}
+    with servers(postgres_database.settings, tmp_path, count=1, env=env) as [server]:
+        async with chromium() as browser:
+            for language, expected in (
+                ("de", "Zu viele Versuche. Bitte in"),
+                ("en", "Too many attempts. Try again in"),
+            ):
+                context = await browser.new_context(
+                    viewport=PHONE, locale="de-DE" if language == "de" else "en-GB"
+                )
+                page = await context.new_page()
+                email_label, password_label, button = SIGN_IN[language]
+                await page.goto(f"{server.base_url}/sign-in")
+                await page.get_by_label(email_label).fill(world.users["a1.approver"].email)
+                await page.get_by_label(password_label).fill("not the password")
+                for _ in range(3):
+                    await page.get_by_role("button", name=button).click()
+                    await expect(page.get_by_role("alert")).to_be_visible()
+                await expect(page.get_by_role("alert")).to_contain_text(expected)
+                await screenshot(page, f"sign-in-throttled-{language}")
+                await context.close()
