@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ ADMIN_URL = os.environ.get(
     "AGENCYHUB_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 APP_ROLE = "agencyhub_app"
+# The in-process apps' e-mail (tests.helpers.outbox_link reads it), one per test run.
+TEST_OUTBOX = Path(tempfile.gettempdir()) / f"agencyhub-test-outbox-{os.getpid()}"
 
 
 def test_settings(database_url: str, migration_url: str = "", **overrides: object) -> Settings:
@@ -45,6 +48,7 @@ def test_settings(database_url: str, migration_url: str = "", **overrides: objec
         "password_hash_memory_kib": 1024,
         "log_level": os.environ.get("AGENCYHUB_TEST_LOG_LEVEL", "WARNING"),
         "database_pool_size": 5,
+        "outbox_dir": str(TEST_OUTBOX),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -107,3 +107,11 @@ async def assign(db: Database, editor: Membership, client: Client) -> ClientAssi
         )
         session.add(assignment)
     return assignment
+
+
+async def set_verified_domains(db: Database, client_id: uuid.UUID, domains: list[str]) -> None:
+    """What a tenant file does: the operator names the client's own domains."""
+    async with transaction(db.sessions, Scope.for_system("tests.factory")) as session:
+        client = await session.get(Client, client_id)
+        assert client is not None
+        client.verified_domains = domains

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,3 +66,17 @@ async def sign_in_client(
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return Caller(client, response.json()["csrfToken"])
+
+
+def outbox_link(outbox: Path, email: str) -> str:
+    """The invitation link of the newest message to ``email`` in an outbox folder: what
+    the invited person finds in their mailbox."""
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        message = BytesParser(policy=default_policy).parsebytes(path.read_bytes())
+        if message["To"] == email:
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None
+            found = re.search(r"https?://\S+/invitations/\S+", body.get_content())
+            assert found, path
+            return found.group(0)
+    raise AssertionError(f"no message to {email} in {outbox}")

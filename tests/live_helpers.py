@@ -57,6 +57,7 @@ def _launch(settings: Settings, log_path: Path, extra_env: dict[str, str]) -> Se
         "AGENCYHUB_BASE_URL": f"http://{HOST}:{port}",
         "AGENCYHUB_PASSWORD_HASH_TIME_COST": "1",
         "AGENCYHUB_PASSWORD_HASH_MEMORY_KIB": "1024",
+        "AGENCYHUB_OUTBOX_DIR": str(log_path.parent / "outbox"),
         **extra_env,
     }
     command = [str(Path(sys.executable).with_name("agencyhub")), "serve", "--host", HOST]

@@ -64,6 +64,9 @@ class Settings:
     api_docs: str = "auto"
     # The built web app (``frontend/dist``); empty: the checkout's own build.
     web_app_dir: str = ""
+    # Where e-mail goes until the mail feature lands: one .eml file per message.
+    # Empty: ./var/outbox outside production; in production, no e-mail is written.
+    outbox_dir: str = ""
 
     @property
     def effective_migration_url(self) -> str:
@@ -78,6 +81,12 @@ class Settings:
         return self.api_docs == "on" or (
             self.api_docs == "auto" and self.environment != "production"
         )
+
+    @property
+    def effective_outbox_dir(self) -> Path | None:
+        if self.outbox_dir:
+            return Path(self.outbox_dir)
+        return None if self.environment == "production" else Path("var/outbox")
 
     @property
     def secure_cookies(self) -> bool:
@@ -115,7 +124,10 @@ class Settings:
     def with_data_dir(self, data_dir: Path) -> Settings:
         """The demo's settings: a SQLite file inside ``data_dir``."""
         url = f"sqlite+aiosqlite:///{(data_dir / 'agencyhub.db').resolve()}"
-        return dataclasses.replace(self, database_url=url, migration_database_url="")
+        outbox = self.outbox_dir or str((data_dir / "outbox").resolve())
+        return dataclasses.replace(
+            self, database_url=url, migration_database_url="", outbox_dir=outbox
+        )
 
 
 def _coerce(name: str, annotation: object, raw: str) -> object:

@@ -164,8 +164,8 @@ async def test_reinviting_replaces_the_open_invitation(client, database, passwor
 
 async def test_inviting_someone_who_already_has_the_role_is_409(client, database, passwords):
     world = await make_world(database, passwords)
-    owner = await sign_in(client, world.users["a.owner"].email)
-    response = await owner.post(
+    client_admin = await sign_in(client, world.users["a1.client_admin"].email)
+    response = await client_admin.post(
         f"/api/v1/clients/{world.clients['a1'].id}/invitations",
         json={"email": world.users["a1.viewer"].email, "role": "approver"},
     )
@@ -230,8 +230,8 @@ async def test_a_removed_member_loses_access_at_once(client, database, passwords
     approver = await sign_in(client, world.users["a1.approver"].email)
     client_path = f"/api/v1/clients/{world.clients['a1'].id}"
     assert (await approver.get(client_path)).status_code == 200
-    owner = await sign_in(client, world.users["a.owner"].email)
-    await owner.delete(f"/api/v1/memberships/{world.memberships['a1.approver'].id}")
+    client_admin = await sign_in(client, world.users["a1.client_admin"].email)
+    await client_admin.delete(f"/api/v1/memberships/{world.memberships['a1.approver'].id}")
     approver = await sign_in(client, world.users["a1.approver"].email)
     assert (await approver.get(client_path)).status_code == 404
 

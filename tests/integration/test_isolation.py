@@ -57,22 +57,27 @@ ENDPOINTS = (
     Endpoint("POST", "/api/v1/clients/{client}/restore", frozenset(MANAGERS)),
     Endpoint("GET", "/api/v1/clients/{client}/memberships", frozenset(ROLES)),
     Endpoint("GET", "/api/v1/clients/{client}/invitations", frozenset(MANAGERS | {"client_admin"})),
+    # Once a client has an admin, only its admins manage its people (issue #13, item 3).
     Endpoint(
         "POST",
         "/api/v1/clients/{client}/invitations",
-        frozenset(MANAGERS | {"client_admin"}),
+        frozenset({"client_admin"}),
         {"email": "new.viewer@example.com", "role": "viewer"},
     ),
     Endpoint(
-        "POST", "/api/v1/invitations/{invitation}/revoke", frozenset(MANAGERS | {"client_admin"})
+        "PUT",
+        "/api/v1/clients/{client}/verified-domains",
+        frozenset({"client_admin"}),
+        {"domains": ["example.com"]},
     ),
+    Endpoint("POST", "/api/v1/invitations/{invitation}/revoke", frozenset({"client_admin"})),
     Endpoint(
         "PATCH",
         "/api/v1/memberships/{membership}",
-        frozenset(MANAGERS | {"client_admin"}),
+        frozenset({"client_admin"}),
         {"role": "approver"},
     ),
-    Endpoint("DELETE", "/api/v1/memberships/{membership}", frozenset(MANAGERS | {"client_admin"})),
+    Endpoint("DELETE", "/api/v1/memberships/{membership}", frozenset({"client_admin"})),
 )
 
 

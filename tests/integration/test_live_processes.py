@@ -129,12 +129,12 @@ async def test_removed_membership_stops_delivery_and_foreign_origin_is_refused(
                 },
             )
         viewer = await subscribe(a, viewer_login)
-        owner = await login(b, world.users["a.owner"].email)
-        # When the agency owner removes the viewer's membership through process B
+        client_admin = await login(b, world.users["a1.client_admin"].email)
+        # When the client's admin removes the viewer's membership through process B
         membership = world.memberships["a1.viewer"].id
         async with httpx.AsyncClient(base_url=b.base_url) as http:
             response = await http.delete(
-                f"/api/v1/memberships/{membership}", headers=owner.headers()
+                f"/api/v1/memberships/{membership}", headers=client_admin.headers()
             )
         assert response.status_code == 204, response.text
         # Then the viewer's connection closes with "no membership left"
@@ -216,11 +216,11 @@ async def test_a_new_grant_reaches_an_open_socket_at_once_on_the_persons_own_cha
         person = world.users["b1.approver"]
         person_login = await login(a, person.email)
         socket = await subscribe(a, person_login)
-        # When agency a invites them to its client a1 through process B, and they accept
-        owner = await login(b, world.users["a.owner"].email)
+        # When client a1's admin invites them through process B, and they accept
+        client_admin = await login(b, world.users["a1.client_admin"].email)
         invited = await api(
             b,
-            owner,
+            client_admin,
             "POST",
             f"/api/v1/clients/{world.clients['a1'].id}/invitations",
             json={"email": person.email, "role": "viewer"},

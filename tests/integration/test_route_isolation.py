@@ -97,7 +97,8 @@ async def targets(
     template = await owner.post(
         f"/api/v1/clients/{target.id}/templates", json={"name": "Halt", "body": "Wir prüfen."}
     )
-    invitation = await owner.post(
+    client_admin = await sign_in(client, world.users[f"{key}.client_admin"].email)
+    invitation = await client_admin.post(
         f"/api/v1/clients/{target.id}/invitations",
         json={"email": f"new.{key}@example.com", "role": "viewer"},
     )

@@ -127,24 +127,91 @@ def test_client_admin_cannot_manage_the_client_record() -> None:
 
 
 @pytest.mark.parametrize(
-    ("actor", "client", "expected"),
+    ("actor", "client", "has_admin", "expected"),
     [
-        (agency_staff(Role.OWNER), None, AGENCY_ROLES),
-        (agency_staff(Role.ADMIN), None, frozenset({Role.ADMIN, Role.EDITOR})),
-        (agency_staff(Role.EDITOR), None, frozenset()),
-        (agency_staff(Role.OWNER), CLIENT, CLIENT_ROLES),
-        (agency_staff(Role.ADMIN), CLIENT, CLIENT_ROLES),
-        (agency_staff(Role.EDITOR), CLIENT, frozenset()),
-        (client_person(Role.CLIENT_ADMIN), CLIENT, CLIENT_ROLES),
-        (client_person(Role.CLIENT_ADMIN), OTHER_CLIENT, frozenset()),
-        (client_person(Role.CLIENT_ADMIN), None, frozenset()),
-        (client_person(Role.APPROVER), CLIENT, frozenset()),
-        (client_person(Role.EXECUTIVE), CLIENT, frozenset()),
-        (client_person(Role.VIEWER), CLIENT, frozenset()),
+        (agency_staff(Role.OWNER), None, False, AGENCY_ROLES),
+        (agency_staff(Role.ADMIN), None, False, frozenset({Role.ADMIN, Role.EDITOR})),
+        (agency_staff(Role.EDITOR), None, False, frozenset()),
+        # The agency invites only a client's first admin, and only while it has none.
+        (agency_staff(Role.OWNER), CLIENT, False, frozenset({Role.CLIENT_ADMIN})),
+        (agency_staff(Role.ADMIN), CLIENT, False, frozenset({Role.CLIENT_ADMIN})),
+        (agency_staff(Role.OWNER), CLIENT, True, frozenset()),
+        (agency_staff(Role.ADMIN), CLIENT, True, frozenset()),
+        (agency_staff(Role.EDITOR), CLIENT, False, frozenset()),
+        (client_person(Role.CLIENT_ADMIN), CLIENT, True, CLIENT_ROLES),
+        (client_person(Role.CLIENT_ADMIN), OTHER_CLIENT, True, frozenset()),
+        (client_person(Role.CLIENT_ADMIN), None, False, frozenset()),
+        (client_person(Role.APPROVER), CLIENT, True, frozenset()),
+        (client_person(Role.EXECUTIVE), CLIENT, True, frozenset()),
+        (client_person(Role.VIEWER), CLIENT, True, frozenset()),
     ],
 )
-def test_invitable_roles(actor: Actor, client: uuid.UUID | None, expected: frozenset[str]) -> None:
-    assert rules.invitable_roles(actor, AGENCY, client) == expected
+def test_invitable_roles(
+    actor: Actor, client: uuid.UUID | None, has_admin: bool, expected: frozenset[str]
+) -> None:
+    assert rules.invitable_roles(actor, AGENCY, client, client_has_admin=has_admin) == expected
+
+
+def test_the_agency_invites_a_first_admin_only_to_the_clients_verified_domains() -> None:
+    owner = agency_staff(Role.OWNER)
+    domains = frozenset({"baeckerei.example"})
+    assert rules.address_allowed(owner, AGENCY, CLIENT, "anna@baeckerei.example", domains)
+    assert not rules.address_allowed(owner, AGENCY, CLIENT, "puppet@agentur.example", domains)
+    assert not rules.address_allowed(owner, AGENCY, CLIENT, "x@sub.baeckerei.example", domains)
+    assert not rules.address_allowed(owner, AGENCY, CLIENT, "anna@baeckerei.example", frozenset())
+    admin = client_person(Role.CLIENT_ADMIN)
+    assert rules.address_allowed(admin, AGENCY, CLIENT, "anyone@elsewhere.example", frozenset())
+    assert rules.address_allowed(owner, AGENCY, None, "staff@agentur.example", frozenset())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Baeckerei.Example.", "baeckerei.example"),
+        (" bäckerei.example ", "xn--bckerei-5wa.example"),
+        ("localhost", None),
+        ("-bad.example", None),
+        ("a..example", None),
+        ("exa mple.com", None),
+        ("nul\x00.example", None),
+        ("x" * 64 + ".example", None),
+    ],
+)
+def test_domains_are_normalised_or_refused(text: str, expected: str | None) -> None:
+    assert rules.normalize_domain(text) == expected
+
+
+def test_the_agency_removes_client_people_only_while_the_client_has_no_admin() -> None:
+    owner = agency_staff(Role.OWNER)
+    approver = Grant(uuid.uuid4(), AGENCY, CLIENT, Role.APPROVER)
+    assert rules.can_change_membership(owner, approver, None, client_has_admin=False)
+    assert not rules.can_change_membership(owner, approver, None, client_has_admin=True)
+    assert not rules.can_change_membership(owner, approver, Role.EXECUTIVE, client_has_admin=False)
+    admin = client_person(Role.CLIENT_ADMIN)
+    assert rules.can_change_membership(admin, approver, Role.EXECUTIVE, client_has_admin=True)
+
+
+def test_only_another_confirmed_client_admin_confirms_an_agency_membership() -> None:
+    target = Grant(uuid.uuid4(), AGENCY, CLIENT, Role.EXECUTIVE, confirmed=False)
+    assert rules.can_confirm_membership(client_person(Role.CLIENT_ADMIN), target)
+    assert not rules.can_confirm_membership(agency_staff(Role.OWNER), target)
+    assert not rules.can_confirm_membership(client_person(Role.EXECUTIVE), target)
+    assert not rules.can_confirm_membership(client_person(Role.CLIENT_ADMIN, OTHER_CLIENT), target)
+    unconfirmed_admin = Actor(
+        uuid.uuid4(), (Grant(uuid.uuid4(), AGENCY, CLIENT, Role.CLIENT_ADMIN, confirmed=False),)
+    )
+    assert not rules.can_confirm_membership(unconfirmed_admin, target)
+    itself = Actor(uuid.uuid4(), (target,))
+    assert not rules.can_confirm_membership(itself, target)
+    assert not rules.can_confirm_membership(
+        client_person(Role.CLIENT_ADMIN), Grant(uuid.uuid4(), AGENCY, CLIENT, Role.APPROVER)
+    )
+
+
+def test_an_unconfirmed_agency_membership_awaits_confirmation() -> None:
+    grant = Grant(uuid.uuid4(), AGENCY, CLIENT, Role.EXECUTIVE, confirmed=False)
+    assert rules.awaits_confirmation(Actor(uuid.uuid4(), (grant,)), AGENCY, CLIENT)
+    assert not rules.awaits_confirmation(client_person(Role.EXECUTIVE), AGENCY, CLIENT)
 
 
 grants = st.lists(
@@ -162,9 +229,9 @@ def test_no_client_role_ever_grants_agency_roles_or_reaches_other_agencies(
     held: list[tuple[uuid.UUID, uuid.UUID | None, str]], role: str, client: uuid.UUID | None
 ) -> None:
     actor = actor_with(*[g for g in held if g[1] is not None])  # client people only
-    assert not rules.can_grant(actor, AGENCY, None, role)
+    assert not rules.can_grant(actor, AGENCY, None, role, client_has_admin=False)
     assert not rules.can_manage_agency(actor, AGENCY)
-    if client is not None and rules.can_grant(actor, AGENCY, client, role):
+    if client is not None and rules.can_grant(actor, AGENCY, client, role, client_has_admin=True):
         assert role in CLIENT_ROLES
         assert actor.client_role(AGENCY, client) == Role.CLIENT_ADMIN
 
@@ -174,7 +241,7 @@ def test_nobody_grants_anything_in_an_agency_they_do_not_belong_to(
     held: list[tuple[uuid.UUID, uuid.UUID | None, str]], role: str, client: uuid.UUID | None
 ) -> None:
     actor = actor_with(*[g for g in held if g[0] == OTHER_AGENCY])
-    assert not rules.can_grant(actor, AGENCY, client, role)
+    assert not rules.can_grant(actor, AGENCY, client, role, client_has_admin=True)
     assert not rules.can_view_agency(actor, AGENCY)
     if client is not None:
         assert not rules.can_view_client(actor, AGENCY, client)
@@ -186,7 +253,7 @@ def test_granted_roles_always_fit_their_scope(
 ) -> None:
     actor = actor_with(*held)
     for client in (None, CLIENT):
-        if rules.can_grant(actor, AGENCY, client, role):
+        if rules.can_grant(actor, AGENCY, client, role, client_has_admin=True):
             assert rules.role_fits_scope(role, client)
 
 
@@ -202,9 +269,15 @@ def test_the_last_owner_cannot_be_removed_or_demoted() -> None:
 
 def test_admin_cannot_touch_an_owner() -> None:
     owner = Grant(uuid.uuid4(), AGENCY, None, Role.OWNER)
-    assert not rules.can_change_membership(agency_staff(Role.ADMIN), owner, None)
-    assert not rules.can_change_membership(agency_staff(Role.ADMIN), owner, Role.EDITOR)
-    assert rules.can_change_membership(agency_staff(Role.OWNER), owner, Role.ADMIN)
+    assert not rules.can_change_membership(
+        agency_staff(Role.ADMIN), owner, None, client_has_admin=False
+    )
+    assert not rules.can_change_membership(
+        agency_staff(Role.ADMIN), owner, Role.EDITOR, client_has_admin=False
+    )
+    assert rules.can_change_membership(
+        agency_staff(Role.OWNER), owner, Role.ADMIN, client_has_admin=False
+    )
 
 
 def test_invitation_states() -> None:

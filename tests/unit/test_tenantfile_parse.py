@@ -986,3 +986,30 @@ def test_assignments_only_for_editors_and_only_the_files_clients() -> None:
         (13, "people[1].clients: names a client twice"),
         (23, "clients[0].people[0].clients: unknown key; expected email, locale, name, role"),
     ]
+
+
+CLIENT_WITH_DOMAINS = (
+    MINIMAL
+    + """
+[[clients]]
+slug = "baeckerei"
+name = "Bäckerei"
+timezone = "Europe/Berlin"
+verified_domains = {domains}
+"""
+)
+
+
+def test_verified_domains_are_normalised_sorted_and_render_back() -> None:
+    spec = parsed(CLIENT_WITH_DOMAINS.format(domains='["Zeta.example", "bäckerei.example"]'))
+    assert spec.clients[0].verified_domains == ("xn--bckerei-5wa.example", "zeta.example")
+    assert parsed(render_tenant_file(spec)) == spec
+    without = parsed(CLIENT_WITH_DOMAINS.replace("verified_domains = {domains}\n", ""))
+    assert without.clients[0].verified_domains is None  # apply leaves the app's alone
+
+
+def test_a_bad_verified_domain_is_reported_on_its_line() -> None:
+    problems = problems_of(CLIENT_WITH_DOMAINS.format(domains='["ok.example", "no domain"]'))
+    assert problems == [
+        (13, 'clients[0].verified_domains: "no domain" is not a domain name like "example.com"')
+    ]

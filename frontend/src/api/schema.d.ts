@@ -610,6 +610,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clients/{client_id}/verified-domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** SetVerifiedDomains */
+        put: operations["ApiV1ClientsClientIdVerifiedDomainsSetVerifiedDomains"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/drafts/{draft_id}": {
         parameters: {
             query?: never;
@@ -884,6 +901,23 @@ export interface paths {
         patch: operations["ApiV1MembershipsMembershipIdChangeRole"];
         trace?: never;
     };
+    "/api/v1/memberships/{membership_id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm */
+        post: operations["ApiV1MembershipsMembershipIdConfirmConfirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rota-overrides/{override_id}": {
         parameters: {
             query?: never;
@@ -1147,6 +1181,7 @@ export interface components {
             name: string;
             slug: string;
             timezone: string;
+            verifiedDomains?: string[];
         };
         /** ClientUpdate */
         ClientUpdate: {
@@ -1403,7 +1438,7 @@ export interface components {
         };
         /** InvitationCreated */
         InvitationCreated: {
-            acceptUrl: string;
+            acceptUrl: string | null;
             invitation: components["schemas"]["InvitationOut"];
         };
         /** InvitationList */
@@ -1420,6 +1455,8 @@ export interface components {
             email: string;
             /** Format: date-time */
             expiresAt: string;
+            /** @default false */
+            forAgency: boolean;
             /** Format: uuid */
             id: string;
             role: string;
@@ -1486,11 +1523,16 @@ export interface components {
             /** Format: uuid */
             agencyId: string;
             clientId: string | null;
+            /** @default true */
+            confirmed: boolean;
+            confirmedAt?: string | null;
             /** Format: date-time */
             createdAt: string;
             email: string;
             /** Format: uuid */
             id: string;
+            /** @default false */
+            invitedByAgency: boolean;
             name: string;
             role: string;
             /** Format: uuid */
@@ -1939,6 +1981,10 @@ export interface components {
             id: string;
             locale: string;
             name: string;
+        };
+        /** VerifiedDomainsUpdate */
+        VerifiedDomainsUpdate: {
+            domains: string[];
         };
         /** VersionOnly */
         VersionOnly: {
@@ -3895,6 +3941,47 @@ export interface operations {
             };
         };
     };
+    ApiV1ClientsClientIdVerifiedDomainsSetVerifiedDomains: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifiedDomainsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientOut"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
     ApiV1DraftsDraftIdDetail: {
         parameters: {
             query?: never;
@@ -4534,6 +4621,43 @@ export interface operations {
                 "application/json": components["schemas"]["MembershipUpdate"];
             };
         };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiV1MembershipsMembershipIdConfirmConfirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membership_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description Request fulfilled, document follows */
             200: {

@@ -254,6 +254,7 @@ async def bulk_approve(
     role = tenancy_rules.role_at_client(actor, client.agency_id, client.id)
     if role not in rules.DECIDING_ROLES:
         raise Forbidden(f"A {role} cannot decide drafts; approvers and executives can.")
+    service.require_confirmed(actor, client.agency_id, client.id)
     own = await _drafts_of_client(session, client.id, {item.draft_id for item in items})
     outcomes: dict[int, ItemOutcome] = {}
     # Locking rows in one global order keeps two overlapping bulk requests from

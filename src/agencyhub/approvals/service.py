@@ -498,8 +498,18 @@ async def _lock_for_decision(
     row = target.row
     await enter_agency(session, row.client_agency_id)
     structlog.contextvars.bind_contextvars(draft_id=str(row.id), client_id=str(row.client_id))
+    require_confirmed(actor, row.client_agency_id, row.client_id)
     role = tenancy_rules.role_at_client(actor, row.client_agency_id, row.client_id)
     return target, Who(user_id=actor.user_id, role=role)
+
+
+def require_confirmed(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> None:
+    """A membership the agency created decides only once a client admin confirmed it."""
+    if tenancy_rules.awaits_confirmation(actor, agency_id, client_id):
+        raise Forbidden(
+            "Your membership was created by the agency; one of the client's admins must"
+            " confirm it before you can decide."
+        )
 
 
 def _decision_values(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.approvals import writer as approvals_writer
@@ -117,6 +117,8 @@ def _people_query() -> Any:
         .where(
             Membership.client_id == bindparam("client_id"),
             Membership.role.in_(sorted(CLIENT_ROLES)),
+            # Paging someone who may not decide yet would only lose time.
+            or_(Membership.role.not_in(sorted(ON_DUTY_ROLES)), Membership.is_confirmed()),
         )
     )
 

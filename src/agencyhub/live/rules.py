@@ -61,6 +61,7 @@ MEMBERSHIP_EVENTS = frozenset(
         "membership.removed",
         "membership.updated",
         "membership.created",
+        "membership.confirmed",
         "assignment.created",
         "assignment.removed",
     }

@@ -43,6 +43,7 @@ from agencyhub.tenancy.schemas import (
     TokenList,
     TokenOut,
     UserOut,
+    VerifiedDomainsUpdate,
 )
 from agencyhub.tenancy.secrets import Passwords, same_secret
 from agencyhub.web import client_address, runtime_of
@@ -105,6 +106,7 @@ def client_out(client: Client) -> ClientOut:
         locale=client.locale,
         archived_at=client.archived_at,
         created_at=client.created_at,
+        verified_domains=list(client.verified_domains),
     )
 
 
@@ -142,6 +144,9 @@ def member_out(member: service.Member) -> MemberOut:
         agency_id=m.agency_id,
         client_id=m.client_id,
         created_at=m.created_at,
+        invited_by_agency=m.invited_by_agency,
+        confirmed=m.confirmed,
+        confirmed_at=m.confirmed_at,
     )
 
 
@@ -153,6 +158,7 @@ def invitation_out(invitation: Invitation) -> InvitationOut:
         agency_id=invitation.agency_id,
         client_id=invitation.client_id,
         state=invitations.invitation_state(invitation),
+        for_agency=invitation.for_agency,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
     )
@@ -422,6 +428,19 @@ class ClientController(Controller):
         client = await service.set_client_archived(session, actor, client_id, archived=False)
         return client_out(client)
 
+    @put("/verified-domains", status_code=200)
+    async def set_verified_domains(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        client_id: FromPath[uuid.UUID],
+        data: JSONBody[VerifiedDomainsUpdate],
+    ) -> ClientOut:
+        """The client's admins name its domains: the agency may invite the client's first
+        admin only to an address there (the agency never sets them)."""
+        client = await service.set_verified_domains(session, actor, client_id, data.domains)
+        return client_out(client)
+
     @get("/memberships")
     async def list_members(
         self,
@@ -451,7 +470,13 @@ class ClientController(Controller):
         client_id: FromPath[uuid.UUID],
         data: JSONBody[InvitationCreate],
     ) -> InvitationCreated:
-        """Invite a client employee (client_admin, approver, executive, viewer)."""
+        """Invite a client employee (client_admin, approver, executive, viewer).
+
+        The client's admins invite anyone. The agency's owner and admins invite only the
+        client's first admin, only while it has none, and only to an address on the
+        client's verified domains; the answer then carries no link (only the invited
+        address receives it), and the membership decides only once another client admin
+        confirms it."""
         new = await invitations.invite_to_client(
             session, settings, actor, client_id, data.email, data.role
         )
@@ -517,6 +542,20 @@ class MembershipController(Controller):
         membership_id: FromPath[uuid.UUID],
     ) -> None:
         await service.change_membership(session, actor, membership_id, None)
+
+    @post("/confirm", status_code=200)
+    async def confirm(
+        self,
+        session: NamedDependency[AsyncSession],
+        actor: NamedDependency[Actor],
+        membership_id: FromPath[uuid.UUID],
+    ) -> MemberOut:
+        """A client admin confirms a client membership the agency created, so that it may
+        decide; nobody confirms their own."""
+        membership = await service.confirm_membership(session, actor, membership_id)
+        user = await session.get(User, membership.user_id)
+        assert user is not None
+        return member_out(service.Member(membership=membership, user=user))
 
 
 class InvitationController(Controller):

@@ -95,6 +95,8 @@ _MEMBERSHIPS = (
         _memberships.c.agency_id,
         _memberships.c.client_id,
         _memberships.c.role,
+        _memberships.c.invited_by_agency,
+        _memberships.c.confirmed_at,
         _assignments.c.client_id.label("assigned_client_id"),
     )
     .outerjoin(
@@ -145,6 +147,7 @@ def grants_of(rows: Any) -> tuple[Grant, ...]:
             client_id=m.client_id,
             role=m.role,
             assigned_client_ids=frozenset(assigned[m.id]),
+            confirmed=not m.invited_by_agency or m.confirmed_at is not None,
         )
         for m in memberships.values()
     )

@@ -1,7 +1,8 @@
 """Invitations: an admin invites a person by e-mail with a role; the link sets the password.
 
-Delivery is by e-mail once the notifications feature lands; until then the demo logs
-the e-mail (after commit) and the inviter's answer carries the link.
+Delivery is by e-mail once the notifications feature lands; until then the message goes
+to the outbox folder (after commit), and the inviter's answer carries the link, except
+for an invitation sent through an agency role (only the invited address gets that one).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agencyhub.audit.record import record_event
 from agencyhub.config import Settings
 from agencyhub.db import Scope, after_commit, set_scope, transaction, utcnow
 from agencyhub.errors import Conflict, Gone, InvalidInput, NotFound
+from agencyhub.outbox import write_message
 from agencyhub.tenancy import rules, throttle
 from agencyhub.tenancy.models import Agency, Client, Invitation, Membership, User
 from agencyhub.tenancy.rules import Actor
@@ -29,6 +31,7 @@ from agencyhub.tenancy.secrets import (
     token_digest,
 )
 from agencyhub.tenancy.service import (
+    client_has_admin,
     enter_agency,
     get_agency_for,
     get_client_for,
@@ -44,7 +47,9 @@ log = structlog.get_logger(__name__)
 class NewInvitation:
     invitation: Invitation
     token: str
-    accept_url: str
+    # None when the invitation went out through an agency role: only the invited
+    # address receives the link, so the agency cannot accept it in the person's name.
+    accept_url: str | None
 
 
 async def invite(
@@ -56,6 +61,7 @@ async def invite(
     client_id: uuid.UUID | None,
     email: str,
     role: str,
+    verified_domains: frozenset[str] = frozenset(),
 ) -> NewInvitation:
     """Invite a person by e-mail; the caller has already entered the tenant."""
     email = rules.normalize_email(email)
@@ -63,7 +69,14 @@ async def invite(
         raise InvalidInput("is not an e-mail address", field="email")
     if not rules.role_fits_scope(role, client_id):
         raise InvalidInput(role_choices(client_id), field="role")
-    require(rules.can_grant(actor, agency_id, client_id, role), f"You may not invite a {role}.")
+    has_admin = await client_has_admin(session, client_id)
+    require(
+        rules.can_grant(actor, agency_id, client_id, role, client_has_admin=has_admin),
+        _refusal_to_invite(role, client_id, has_admin),
+    )
+    if not rules.address_allowed(actor, agency_id, client_id, email, verified_domains):
+        raise InvalidInput(_domains_hint(verified_domains), field="email")
+    for_agency = rules.invites_for_agency(actor, agency_id, client_id)
     if await _has_membership(session, agency_id, client_id, email):
         raise Conflict(f"{email} already has a role here.", field="email")
     await _revoke_pending(session, agency_id, client_id, email)
@@ -75,6 +88,7 @@ async def invite(
         role=role,
         token_hash=token_digest(token),
         invited_by_id=actor.user_id,
+        for_agency=for_agency,
         expires_at=utcnow() + timedelta(hours=settings.invitation_ttl_hours),
     )
     session.add(invitation)
@@ -87,24 +101,56 @@ async def invite(
         subject_type="invitation",
         subject_id=invitation.id,
         actor_user_id=actor.user_id,
-        payload={"email": email, "role": role},
+        payload={"email": email, "role": role, "forAgency": for_agency},
     )
     accept_url = f"{settings.base_url.rstrip('/')}/invitations/{token}"
     after_commit(session, lambda: deliver_invitation(settings, invitation, accept_url))
-    return NewInvitation(invitation=invitation, token=token, accept_url=accept_url)
+    shown_url = accept_url if rules.inviter_sees_link(actor, agency_id, client_id) else None
+    return NewInvitation(invitation=invitation, token=token, accept_url=shown_url)
+
+
+def _refusal_to_invite(role: str, client_id: uuid.UUID | None, has_admin: bool) -> str:
+    if client_id is None:
+        return f"You may not invite a {role}."
+    if has_admin:
+        return "Only the client's admins invite the client's people."
+    return "The agency invites only the client's first admin (role client_admin)."
+
+
+def _domains_hint(verified_domains: frozenset[str]) -> str:
+    if not verified_domains:
+        return (
+            "must be on one of the client's verified domains, and this client has none yet:"
+            " the operator sets them in the tenant file"
+        )
+    return "must be on one of the client's verified domains: " + ", ".join(sorted(verified_domains))
 
 
 def deliver_invitation(settings: Settings, invitation: Invitation, accept_url: str) -> None:
-    """Until the notifications feature sends mail, the demo logs the e-mail itself."""
-    if settings.environment == "production":
-        log.info("invitation.created", invitation_id=str(invitation.id))
+    """Until the notifications feature sends mail, the message goes to the outbox folder."""
+    outbox = settings.effective_outbox_dir
+    if outbox is None:
+        log.warning(
+            "invitation.undeliverable",
+            invitation_id=str(invitation.id),
+            reason="no outbox folder (AGENCYHUB_OUTBOX_DIR) and no mail delivery yet",
+        )
         return
-    log.info(
-        "invitation.email",
+    path = write_message(
+        outbox,
         to=invitation.email,
-        role=invitation.role,
-        link=accept_url,
-        note="demo: e-mail delivery arrives with the notifications feature",
+        subject="Ihre Einladung zu AgencyHub / Your invitation to AgencyHub",
+        body=_invitation_text(invitation, accept_url, settings.invitation_ttl_hours),
+    )
+    log.info("invitation.email", to=invitation.email, role=invitation.role, outbox_file=str(path))
+
+
+def _invitation_text(invitation: Invitation, accept_url: str, ttl_hours: int) -> str:
+    return (
+        f"Sie wurden als {invitation.role} zu AgencyHub eingeladen.\n"
+        f"Öffnen Sie diesen Link innerhalb von {ttl_hours} Stunden:\n\n{accept_url}\n\n"
+        f"You were invited to AgencyHub as {invitation.role}.\n"
+        f"Open this link within {ttl_hours} hours:\n\n{accept_url}\n"
     )
 
 
@@ -169,6 +215,7 @@ async def invite_to_client(
         client_id=client.id,
         email=email,
         role=role,
+        verified_domains=frozenset(client.verified_domains),
     )
 
 
@@ -188,7 +235,8 @@ async def list_client_invitations(
 ) -> list[Invitation]:
     client = await get_client_for(session, actor, client_id)
     require(
-        bool(rules.invitable_roles(actor, client.agency_id, client.id)),
+        rules.is_client_admin(actor, client.agency_id, client.id)
+        or rules.can_manage_agency(actor, client.agency_id),
         "Only admins can see this client's invitations.",
     )
     return await _invitations(session, Invitation.client_id == client.id)
@@ -205,15 +253,10 @@ async def revoke_invitation(
     session: AsyncSession, actor: Actor, invitation_id: uuid.UUID
 ) -> Invitation:
     invitation = await session.scalar(select(Invitation).where(Invitation.id == invitation_id))
-    if invitation is None or not rules.invitable_roles(
-        actor, invitation.agency_id, invitation.client_id
-    ):
+    if invitation is None or not _sees_invitations(actor, invitation):
         raise NotFound("No such invitation.")
     await enter_agency(session, invitation.agency_id)
-    require(
-        rules.can_grant(actor, invitation.agency_id, invitation.client_id, invitation.role),
-        "You may not revoke this invitation.",
-    )
+    require(_may_revoke(actor, invitation), "You may not revoke this invitation.")
     if invitation_state(invitation) != "pending":
         raise Conflict(f"The invitation is already {invitation_state(invitation)}.")
     invitation.revoked_at = utcnow()
@@ -228,6 +271,24 @@ async def revoke_invitation(
         payload={"email": invitation.email, "role": invitation.role},
     )
     return invitation
+
+
+def _sees_invitations(actor: Actor, invitation: Invitation) -> bool:
+    agency_id, client_id = invitation.agency_id, invitation.client_id
+    if client_id is not None and rules.is_client_admin(actor, agency_id, client_id):
+        return True
+    return rules.can_manage_agency(actor, agency_id)
+
+
+def _may_revoke(actor: Actor, invitation: Invitation) -> bool:
+    """Whoever could send it takes it back; the agency also its own first-admin invitation
+    after the client got an admin (withdrawing adds no authority)."""
+    agency_id, client_id = invitation.agency_id, invitation.client_id
+    if client_id is None:
+        return rules.can_grant(actor, agency_id, None, invitation.role, client_has_admin=False)
+    if rules.is_client_admin(actor, agency_id, client_id):
+        return True
+    return invitation.for_agency and rules.can_manage_agency(actor, agency_id)
 
 
 def invitation_state(invitation: Invitation) -> str:
@@ -373,10 +434,14 @@ async def _grant_membership(
             client_id=invitation.client_id,
             user_id=user.id,
             role=invitation.role,
+            invited_by_agency=invitation.for_agency,
         )
         session.add(membership)
     else:
         membership.role = invitation.role
+        if invitation.for_agency:
+            # A role the agency handed out needs a client admin's word again.
+            membership.invited_by_agency, membership.confirmed_at = True, None
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent accept of the same invitation

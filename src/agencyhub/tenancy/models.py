@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, or_, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -57,6 +57,10 @@ class Client(IdMixin, TimestampMixin, TenantOwned, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
     locale: Mapped[str] = mapped_column(String(8), default="de")
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Where the agency may invite the client's first admin (tenancy.rules.address_allowed).
+    verified_domains: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -111,6 +115,20 @@ class Membership(IdMixin, TimestampMixin, TenantOwned, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str] = mapped_column(String(32))
+    # Created through an agency role (the client's first admin): decides only once
+    # another client admin confirmed it (tenancy.rules.awaits_confirmation).
+    invited_by_agency: Mapped[bool] = mapped_column(default=False, server_default=text("FALSE"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    confirmed_by_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.invited_by_agency or self.confirmed_at is not None
+
+    @classmethod
+    def is_confirmed(cls) -> ColumnElement[bool]:
+        """:attr:`confirmed` in SQL."""
+        return or_(cls.invited_by_agency.is_(False), cls.confirmed_at.is_not(None))
 
     @classmethod
     def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:
@@ -175,6 +193,8 @@ class Invitation(IdMixin, TenantOwned, Base):
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
+    # Sent through an agency role: the link goes only to the address, never to the inviter.
+    for_agency: Mapped[bool] = mapped_column(default=False, server_default=text("FALSE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -37,6 +37,8 @@ SUPPORTED_LOCALES: frozenset[str] = frozenset({"de", "en"})
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
+DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_VERIFIED_DOMAINS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ class Grant:
     role: str
     # An agency editor works only for the clients assigned to them.
     assigned_client_ids: frozenset[uuid.UUID] = frozenset()
+    # A client membership the agency created (its first admin) counts for deciding only
+    # once another of the client's admins confirmed it.
+    confirmed: bool = True
 
     @property
     def is_agency_level(self) -> bool:
@@ -86,11 +91,15 @@ class Actor:
         grant = self.agency_grant(agency_id)
         return grant.role if grant else None
 
-    def client_role(self, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
+    def client_grant(self, agency_id: uuid.UUID, client_id: uuid.UUID) -> Grant | None:
         for grant in self.grants:
             if grant.agency_id == agency_id and grant.client_id == client_id:
-                return grant.role
+                return grant
         return None
+
+    def client_role(self, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
+        grant = self.client_grant(agency_id, client_id)
+        return grant.role if grant else None
 
 
 def agency_role_at_client(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> str | None:
@@ -138,9 +147,13 @@ def can_manage_client_record(actor: Actor, agency_id: uuid.UUID) -> bool:
 
 
 def invitable_roles(
-    actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None
+    actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None, *, client_has_admin: bool
 ) -> frozenset[str]:
-    """Which roles the actor may hand out at agency level or for one client."""
+    """Which roles the actor may hand out at agency level or for one client.
+
+    The client keeps authority over its own people: its admins invite anyone, the
+    agency's owner and admins only the client's first admin (and only while it has none).
+    """
     agency_role = actor.agency_role(agency_id)
     if client_id is None:
         if agency_role == Role.OWNER:
@@ -148,23 +161,100 @@ def invitable_roles(
         if agency_role == Role.ADMIN:
             return frozenset({Role.ADMIN, Role.EDITOR})
         return frozenset()
-    if (
-        agency_role in AGENCY_MANAGERS
-        or actor.client_role(agency_id, client_id) == Role.CLIENT_ADMIN
-    ):
+    if is_client_admin(actor, agency_id, client_id):
         return CLIENT_ROLES
+    if agency_role in AGENCY_MANAGERS and not client_has_admin:
+        return frozenset({Role.CLIENT_ADMIN})
     return frozenset()
 
 
-def can_grant(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None, role: str) -> bool:
-    return role in invitable_roles(actor, agency_id, client_id)
+def is_client_admin(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    return actor.client_role(agency_id, client_id) == Role.CLIENT_ADMIN
 
 
-def can_change_membership(actor: Actor, target: Grant, new_role: str | None) -> bool:
-    """Change (``new_role``) or remove (``None``) someone's membership."""
-    if not can_grant(actor, target.agency_id, target.client_id, target.role):
+def can_grant(
+    actor: Actor,
+    agency_id: uuid.UUID,
+    client_id: uuid.UUID | None,
+    role: str,
+    *,
+    client_has_admin: bool,
+) -> bool:
+    return role in invitable_roles(actor, agency_id, client_id, client_has_admin=client_has_admin)
+
+
+def invites_for_agency(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None) -> bool:
+    """A client invitation sent through the actor's agency role, not as the client's admin:
+    the membership it creates is marked and awaits a client admin's confirmation."""
+    return client_id is not None and not is_client_admin(actor, agency_id, client_id)
+
+
+def inviter_sees_link(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None) -> bool:
+    """Whether the answer to the inviter carries the invitation link. Not for the agency's
+    client invitations: a link the agency could open itself would let it accept in the
+    client admin's name."""
+    return not invites_for_agency(actor, agency_id, client_id)
+
+
+def address_allowed(
+    actor: Actor,
+    agency_id: uuid.UUID,
+    client_id: uuid.UUID | None,
+    email: str,
+    verified_domains: frozenset[str],
+) -> bool:
+    """The agency invites a client's first admin only to the client's own domains, so the
+    link reaches a mailbox the client controls; the client's admins invite anyone."""
+    if not invites_for_agency(actor, agency_id, client_id):
+        return True
+    return email_domain(email) in verified_domains
+
+
+def can_change_membership(
+    actor: Actor, target: Grant, new_role: str | None, *, client_has_admin: bool
+) -> bool:
+    """Change (``new_role``) or remove (``None``) someone's membership.
+
+    At a client, its admins change anyone; the agency's owner and admins may only remove
+    people, and only while the client has no admin of its own.
+    """
+    if target.client_id is None:
+        granting = functools.partial(
+            can_grant, actor, target.agency_id, None, client_has_admin=False
+        )
+        return granting(target.role) and (new_role is None or granting(new_role))
+    if is_client_admin(actor, target.agency_id, target.client_id):
+        return True
+    return new_role is None and not client_has_admin and can_manage_agency(actor, target.agency_id)
+
+
+def can_confirm_membership(actor: Actor, target: Grant) -> bool:
+    """A client admin, confirmed themselves, vouches for a membership the agency created;
+    nobody confirms their own."""
+    if target.client_id is None or target.confirmed:
         return False
-    return new_role is None or can_grant(actor, target.agency_id, target.client_id, new_role)
+    own = actor.client_grant(target.agency_id, target.client_id)
+    return (
+        own is not None
+        and own.role == Role.CLIENT_ADMIN
+        and own.confirmed
+        and own.membership_id != target.membership_id
+    )
+
+
+def can_set_verified_domains(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    """The domains decide where the agency may invite the client's first admin, so the
+    agency never sets them: the client's admins do (and the operator, in tenant files)."""
+    return is_client_admin(actor, agency_id, client_id)
+
+
+def awaits_confirmation(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    """The actor acts at this client through a membership the agency created that no
+    client admin confirmed yet: it may not decide."""
+    if agency_role_at_client(actor, agency_id, client_id) is not None:
+        return False
+    grant = actor.client_grant(agency_id, client_id)
+    return grant is not None and not grant.confirmed
 
 
 def would_orphan_agency(target: Grant, new_role: str | None, owner_count: int) -> bool:
@@ -183,6 +273,26 @@ def normalize_email(email: str) -> str:
 
 def is_valid_email(email: str) -> bool:
     return len(email) <= 320 and EMAIL_PATTERN.match(email) is not None
+
+
+def email_domain(email: str) -> str | None:
+    """The normalised domain of an address (IDNA, lower case), or ``None``."""
+    _, at, domain = email.rpartition("@")
+    return normalize_domain(domain) if at else None
+
+
+def normalize_domain(text: str) -> str | None:
+    """``Bäckerei.example.`` → ``xn--bckerei-5wa.example``; ``None`` if not a host name
+    with at least two labels."""
+    name = text.strip().rstrip(".").lower()
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2:
+        return None
+    return name if all(DOMAIN_LABEL.match(label) for label in labels) else None
 
 
 def is_valid_slug(slug: str) -> bool:

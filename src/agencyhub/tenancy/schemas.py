@@ -152,6 +152,17 @@ class ClientOut(Out):
     locale: str
     archived_at: datetime | None
     created_at: datetime
+    # Where the agency may invite the client's first admin; set by the client's admins.
+    verified_domains: list[str] = msgspec.field(default_factory=list)
+
+
+class VerifiedDomainsUpdate(Camel):
+    """The client's own domains, e.g. ``["baeckerei-sonnenschein.de"]`` (at most 20)."""
+
+    domains: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=253)]],
+        msgspec.Meta(max_length=20),
+    ]
 
 
 class MemberOut(Out):
@@ -163,6 +174,10 @@ class MemberOut(Out):
     agency_id: uuid.UUID
     client_id: uuid.UUID | None
     created_at: datetime
+    # A client membership the agency created: it decides only once confirmed.
+    invited_by_agency: bool = False
+    confirmed: bool = True
+    confirmed_at: datetime | None = None
 
 
 class MembershipUpdate(Camel):
@@ -183,11 +198,14 @@ class InvitationOut(Out):
     state: str
     created_at: datetime
     expires_at: datetime
+    for_agency: bool = False
 
 
 class InvitationCreated(Out):
     invitation: InvitationOut
-    accept_url: str
+    # Null when the invitation went out through an agency role: the link goes only to
+    # the invited address (by e-mail; in the demo, the server log).
+    accept_url: str | None
 
 
 class InvitationPreview(Out):

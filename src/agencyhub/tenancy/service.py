@@ -239,6 +239,16 @@ def _can_see_membership(actor: Actor, membership: Membership) -> bool:
     return rules.can_view_client(actor, membership.agency_id, membership.client_id)
 
 
+async def client_has_admin(session: AsyncSession, client_id: uuid.UUID | None) -> bool:
+    """Whether the client has an admin of its own: from then on only they manage its people."""
+    if client_id is None:
+        return False
+    query = select(Membership.id).where(
+        Membership.client_id == client_id, Membership.role == Role.CLIENT_ADMIN
+    )
+    return await session.scalar(query.limit(1)) is not None
+
+
 async def change_membership(
     session: AsyncSession, actor: Actor, membership_id: uuid.UUID, new_role: str | None
 ) -> Membership | None:
@@ -247,9 +257,10 @@ async def change_membership(
     target = _grant_of(membership)
     if new_role is not None and not rules.role_fits_scope(new_role, membership.client_id):
         raise InvalidInput(role_choices(membership.client_id), field="role")
+    has_admin = await client_has_admin(session, membership.client_id)
     require(
-        rules.can_change_membership(actor, target, new_role),
-        "You may not change this person's role.",
+        rules.can_change_membership(actor, target, new_role, client_has_admin=has_admin),
+        _refusal_to_change(membership),
     )
     owners = await _owner_count(session, membership.agency_id)
     if rules.would_orphan_agency(target, new_role, owners):
@@ -288,13 +299,91 @@ async def _owner_count(session: AsyncSession, agency_id: uuid.UUID) -> int:
     )
 
 
+def _refusal_to_change(membership: Membership) -> str:
+    if membership.client_id is None:
+        return "You may not change this person's role."
+    return "Only the client's admins change or remove the client's people."
+
+
+async def confirm_membership(
+    session: AsyncSession, actor: Actor, membership_id: uuid.UUID
+) -> Membership:
+    """A client admin vouches for a membership the agency created: it may decide from now."""
+    membership = await get_membership_for(session, actor, membership_id)
+    if membership.confirmed:
+        raise Conflict("This membership needs no confirmation.")
+    require(
+        rules.can_confirm_membership(actor, _grant_of(membership)),
+        "Only another of the client's confirmed admins can confirm this membership.",
+    )
+    membership.confirmed_at = utcnow()
+    membership.confirmed_by_id = actor.user_id
+    await record_event(
+        session,
+        type="membership.confirmed",
+        agency_id=membership.agency_id,
+        client_id=membership.client_id,
+        subject_type="membership",
+        subject_id=membership.id,
+        actor_user_id=actor.user_id,
+        payload={"userId": str(membership.user_id), "role": membership.role},
+    )
+    return membership
+
+
 def _grant_of(membership: Membership) -> Grant:
     return Grant(
         membership_id=membership.id,
         agency_id=membership.agency_id,
         client_id=membership.client_id,
         role=membership.role,
+        confirmed=membership.confirmed,
     )
+
+
+# --- verified domains ----------------------------------------------------------------
+
+
+async def set_verified_domains(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID, domains: list[str]
+) -> Client:
+    """The client's admins name the domains where the agency may invite its first admin."""
+    client = await get_client_for(session, actor, client_id)
+    require(
+        rules.can_set_verified_domains(actor, client.agency_id, client.id),
+        "Only the client's admins set its verified domains.",
+    )
+    wanted = verified_domains_from(domains)
+    if wanted == list(client.verified_domains):
+        return client
+    previous = list(client.verified_domains)
+    client.verified_domains = wanted
+    await record_event(
+        session,
+        type="client.domains_changed",
+        agency_id=client.agency_id,
+        client_id=client.id,
+        subject_type="client",
+        subject_id=client.id,
+        actor_user_id=actor.user_id,
+        payload={"domains": wanted, "previous": previous},
+    )
+    return client
+
+
+def verified_domains_from(domains: list[str]) -> list[str]:
+    """Normalised, sorted and unique; a precise error for the first bad one."""
+    if len(domains) > rules.MAX_VERIFIED_DOMAINS:
+        raise InvalidInput(f"at most {rules.MAX_VERIFIED_DOMAINS} domains", field="domains")
+    normalised: set[str] = set()
+    for index, text in enumerate(domains):
+        domain = rules.normalize_domain(text)
+        if domain is None:
+            raise InvalidInput(
+                f"'{text}' is not a domain name like 'example.com'", field=f"domains[{index}]"
+            )
+        normalised.add(domain)
+    return sorted(normalised)
 
 
 def same_place(client_column: Any, client_id: uuid.UUID | None) -> ColumnElement[bool]:

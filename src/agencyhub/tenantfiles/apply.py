@@ -137,6 +137,8 @@ class ClientSpec:
     templates: tuple[TemplateSpec, ...] = ()
     emergency_plan: PlanSpec | None = None  # None: leave the stored plan alone
     rota: RotaSpec | None = None  # None: leave the stored rota alone
+    # Where the agency may invite the client's first admin; None: leave the stored ones.
+    verified_domains: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +330,8 @@ class _Applier:
             "timezone": wanted.timezone,
             "locale": wanted.locale,
         }
+        if wanted.verified_domains is not None:
+            fields["verified_domains"] = list(wanted.verified_domains)
         if client is None:
             client = Client(agency_id=place.agency.id, slug=wanted.slug, **fields)
             self.session.add(client)
@@ -733,6 +737,7 @@ async def _current_spec(session: AsyncSession, slug: str) -> TenantSpec:
                 name=client.name,
                 timezone=client.timezone,
                 locale=client.locale,
+                verified_domains=tuple(client.verified_domains) or None,
                 people=_sorted_people(people.get(client.id, [])),
                 sla_policy=escalation.sla_policy,
                 templates=escalation.templates,

@@ -88,7 +88,7 @@ AGENCY_KEYS = ("slug", "name", "plan")
 PERSON_KEYS = ("email", "name", "role", "locale")
 AGENCY_PERSON_KEYS = (*PERSON_KEYS, "clients")
 CLIENT_TABLES = ("people", "sla_policy", "templates", "emergency_plan", "rota")
-CLIENT_KEYS = ("slug", "name", "timezone", "locale", *CLIENT_TABLES)
+CLIENT_KEYS = ("slug", "name", "timezone", "locale", "verified_domains", *CLIENT_TABLES)
 SLA_KEYS = ("timezone", "reminder_at", "holidays", "targets", "hours")
 TARGET_KEYS = ("minutes", "business_hours_only")
 TEMPLATE_KEYS = ("name", "body", "approved_by")
@@ -465,6 +465,7 @@ def _read_client(reader: _Reader, item: object, path: str) -> ClientSpec | None:
         )
         timezone = None
     locale = reader.choice(table, path, "locale", rules.SUPPORTED_LOCALES)
+    verified_domains = _read_domains(reader, table, path)
     people = _read_people(reader, table, path, scope="client")
     roles = {person.email: person.role for person in people}
     sla_policy = _read_sla_policy(reader, table, path, timezone)
@@ -484,7 +485,30 @@ def _read_client(reader: _Reader, item: object, path: str) -> ClientSpec | None:
         templates=tuple(templates),
         emergency_plan=emergency_plan,
         rota=rota,
+        verified_domains=verified_domains,
     )
+
+
+def _read_domains(
+    reader: _Reader, table: Mapping[str, object], path: str
+) -> tuple[str, ...] | None:
+    """``verified_domains = ["baeckerei.example"]``: normalised and sorted; absent: None."""
+    if "verified_domains" not in table:
+        return None
+    domains = set()
+    for text in _strings(reader, table, path, "verified_domains", None):
+        domain = rules.normalize_domain(text)
+        if domain is None:
+            reader.report(
+                f"{path}.verified_domains", f'"{text}" is not a domain name like "example.com"'
+            )
+        else:
+            domains.add(domain)
+    if len(domains) > rules.MAX_VERIFIED_DOMAINS:
+        reader.report(
+            f"{path}.verified_domains", f"names at most {rules.MAX_VERIFIED_DOMAINS} domains"
+        )
+    return tuple(sorted(domains))
 
 
 # --- the client's SLA policy, templates, emergency plan and rota -------------------------
@@ -1110,6 +1134,9 @@ def _render_client(client: ClientSpec) -> list[list[str]]:
         _pair("timezone", client.timezone),
         _pair("locale", client.locale),
     ]
+    if client.verified_domains:
+        listed = ", ".join(toml_string(domain) for domain in client.verified_domains)
+        header.append(f"verified_domains = [{listed}]")
     blocks = [header, *(_render_person("clients.people", person) for person in client.people)]
     if client.sla_policy is not None:
         blocks.extend(_render_sla_policy(client.sla_policy))
