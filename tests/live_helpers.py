@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -49,7 +48,8 @@ def _launch(settings: Settings, log_path: Path, extra_env: dict[str, str]) -> Se
     env = {
         **os.environ,
         "AGENCYHUB_ENVIRONMENT": "test",
-        "AGENCYHUB_SECRET_KEY": secrets.token_urlsafe(48),
+        # The key the database was migrated with: it admits the system scope's token.
+        "AGENCYHUB_SECRET_KEY": settings.secret_key,
         "AGENCYHUB_DATABASE_URL": settings.database_url,
         "AGENCYHUB_DATABASE_POOL_SIZE": "3",
         "AGENCYHUB_REDIS_URL": REDIS_URL,

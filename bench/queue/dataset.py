@@ -202,6 +202,8 @@ PROPOSED: dict[str, tuple[str, ...]] = {
     ),
 }
 
+BENCH_SECRET_KEY = "bench-secret-key-for-production-mode-servers-0001"
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -241,6 +243,9 @@ class Urls:
             "database_url": self.app,
             "migration_database_url": self.owner,
             "log_level": "WARNING",
+            # The production-mode servers run with it: the migration records its
+            # system-scope digest (agencyhub.db.system_key).
+            "secret_key": BENCH_SECRET_KEY,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

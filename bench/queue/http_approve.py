@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from dataset import BENCH_SECRET_KEY
 from rawhttp import RawClient, RawHttpError
 from sqlalchemy import text
 
@@ -69,7 +69,7 @@ def start_server(
     env = {
         **os.environ,
         "AGENCYHUB_ENVIRONMENT": "production",
-        "AGENCYHUB_SECRET_KEY": secrets.token_urlsafe(48),
+        "AGENCYHUB_SECRET_KEY": BENCH_SECRET_KEY,
         "AGENCYHUB_DATABASE_URL": app_url,
         "AGENCYHUB_DATABASE_POOL_SIZE": str(pool_size),
         "AGENCYHUB_REDIS_URL": redis_url,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dataset import BENCH_SECRET_KEY
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -109,7 +110,7 @@ async def measure(
     app_url: str, scenarios: list[Scenario], samples: int, warmup: int
 ) -> list[ScenarioResult]:
     """Round-robin over the scenarios, so background noise hits them all alike."""
-    engine = create_engine(app_url, pool_size=2)
+    engine = create_engine(app_url, pool_size=2, secret_key=BENCH_SECRET_KEY)
     db = Database(engine=engine, sessions=create_sessionmaker(engine))
     try:
         targets = [await locate(db, s) for s in scenarios]
@@ -176,7 +177,7 @@ async def _explain(conn: AsyncConnection, sql: str, params: Any, mode: str) -> s
 async def explain(app_url: str, scenario: Scenario) -> Plans:
     """Capture the exact SQL of one queue call (ORM criteria included) and explain it
     in the same transaction, so row-level security is in force as for the app."""
-    engine = create_engine(app_url, pool_size=1)
+    engine = create_engine(app_url, pool_size=1, secret_key=BENCH_SECRET_KEY)
     db = Database(engine=engine, sessions=create_sessionmaker(engine))
     captured: list[tuple[str, Any]] = []
 

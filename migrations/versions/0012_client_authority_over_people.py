@@ -82,6 +82,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("confirmed_by_id", advanced_alchemy.types.guid.GUID(length=16), nullable=True)
         )
+    if op.get_bind().dialect.name == "postgresql":
+        # The owner is subject to the tables' forced row-level security: see all tenants.
+        op.execute("SELECT set_config('app.system', 'on', true)")
     op.execute(MARK_AGENCY_INVITED)
 
 

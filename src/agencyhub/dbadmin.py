@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from agencyhub.config import Settings
 from agencyhub.db import create_engine
+from agencyhub.db.system_key import SYSTEM_KEY_TABLE, system_token, token_digest
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,32 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
     role = app_role_needing_grants(settings)
     if role:
         asyncio.run(grant_app_role(settings.effective_migration_url, role))
+    if not settings.is_sqlite:
+        asyncio.run(record_system_key(settings))
+
+
+async def record_system_key(settings: Settings) -> None:
+    """Let the system scope's token of this ``AGENCYHUB_SECRET_KEY`` in (and no other):
+    run again after rotating the key. Before revision 0013 there is nothing to record."""
+    digest = token_digest(system_token(settings.secret_key))
+    engine = create_engine(settings.effective_migration_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            exists = await conn.scalar(
+                text("SELECT to_regclass(:table) IS NOT NULL"), {"table": SYSTEM_KEY_TABLE}
+            )
+            if not exists:
+                return
+            await conn.execute(
+                text(
+                    "INSERT INTO app_system_key (only_row, digest) VALUES (true, :digest)"
+                    " ON CONFLICT (only_row) DO UPDATE SET digest = EXCLUDED.digest"
+                ),
+                {"digest": digest},
+            )
+    finally:
+        await engine.dispose()
+    log.info("db.system_key_recorded")
 
 
 def downgrade(settings: Settings, revision: str) -> None:
@@ -156,6 +183,11 @@ async def grant_app_role(owner_url: str, role: str) -> None:
                 f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
             ):
                 await conn.execute(text(statement))
+            # The system scope's digest is the owner's alone (agencyhub.db.system_key).
+            if await conn.scalar(
+                text("SELECT to_regclass(:table) IS NOT NULL"), {"table": SYSTEM_KEY_TABLE}
+            ):
+                await conn.execute(text(f"REVOKE ALL ON {SYSTEM_KEY_TABLE} FROM {role}"))
     finally:
         await engine.dispose()
     log.info("db.app_role_granted", role=role)

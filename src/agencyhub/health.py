@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from sqlalchemy import text
 
 from agencyhub.config import Settings
+from agencyhub.db import Scope, write_connection_scope
 from agencyhub.tasks import heartbeat_key_prefix
 from agencyhub.web import runtime_of
 
@@ -27,8 +28,9 @@ class HealthController(Controller):
 
     @get("/readyz")
     async def readyz(self, state: State) -> Response[dict[str, Any]]:
-        """The database (and the broker, when configured) answer; with a broker, how
-        many workers beat.
+        """The database (and the broker, when configured) answer, the database admits
+        this process's system scope (PostgreSQL: the same AGENCYHUB_SECRET_KEY as at
+        ``agencyhub db upgrade``); with a broker, how many workers beat.
 
         No worker: ``degraded`` with 200, not 503 — this process still serves the
         queue and decisions, and a load balancer that took every API process out
@@ -36,11 +38,15 @@ class HealthController(Controller):
         """
         runtime = runtime_of(state)
         checks: dict[str, Any] = {"database": await _check_database(state)}
+        if checks["database"] == "ok" and not runtime.settings.is_sqlite:
+            checks["systemScope"] = await _check_system_scope(state)
         if runtime.settings.redis_url:
             checks["broker"], workers = await _check_redis(runtime.settings)
             checks["workers"] = workers
             checks["worker"] = "ok" if workers else "missing"
-        ready = checks["database"] == "ok" and checks.get("broker", "ok") == "ok"
+        ready = all(
+            checks.get(name, "ok") == "ok" for name in ("database", "systemScope", "broker")
+        )
         status = (
             "unavailable"
             if not ready
@@ -58,6 +64,25 @@ async def _check_database(state: State) -> str:
     except Exception as exc:  # any failure means "not ready"; the reason goes to the log
         log.warning("readyz.database_failed", error=str(exc))
         return "failed"
+    return "ok"
+
+
+async def _check_system_scope(state: State) -> str:
+    """Whether the database admits this process's system-scope token: without it no
+    background job, invitation link or sign-in lookup across tenants works."""
+    try:
+        async with runtime_of(state).db.engine.connect() as connection, connection.begin():
+            await write_connection_scope(connection, Scope.for_system("readyz"))
+            admitted = await connection.scalar(text("SELECT app_is_system()"))
+    except Exception as exc:  # as for the database check
+        log.warning("readyz.system_scope_failed", error=str(exc))
+        return "failed"
+    if not admitted:
+        log.warning(
+            "readyz.system_scope_refused",
+            fix="run `agencyhub db upgrade` with this process's AGENCYHUB_SECRET_KEY",
+        )
+        return "refused"
     return "ok"
 
 

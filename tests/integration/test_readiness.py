@@ -32,7 +32,13 @@ async def test_degraded_while_no_worker_beats_then_ready(postgres_database):
     status, body = await ready(settings)
     assert status == 200  # still serving: only the background work is missing
     assert body["status"] == "degraded"
-    assert body["checks"] == {"database": "ok", "broker": "ok", "workers": 0, "worker": "missing"}
+    assert body["checks"] == {
+        "database": "ok",
+        "systemScope": "ok",
+        "broker": "ok",
+        "workers": 0,
+        "worker": "missing",
+    }
 
     stop = threading.Event()
     beating = start_heartbeat(settings, stop)
@@ -61,3 +67,11 @@ async def test_not_ready_when_the_database_is_unreachable(postgres_database):
     status, body = await ready(settings)
     assert status == 503
     assert body["checks"]["database"] == "failed"
+
+
+async def test_not_ready_when_the_database_refuses_this_servers_system_scope(postgres_database):
+    """Another AGENCYHUB_SECRET_KEY than at ``agencyhub db upgrade``: 503, and why."""
+    settings = dataclasses.replace(postgres_database.settings, secret_key="k" * 48)
+    status, body = await ready(settings)
+    assert status == 503
+    assert body["checks"]["systemScope"] == "refused"

@@ -17,9 +17,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from agencyhub import dbadmin
-from agencyhub.db import Scope, create_engine, set_scope, transaction
+from agencyhub.db import (
+    Database,
+    Scope,
+    create_engine,
+    create_sessionmaker,
+    set_scope,
+    transaction,
+)
+from agencyhub.db.system_key import SYSTEM_KEY_TABLE, system_token, token_digest
 from agencyhub.tenancy.models import Client, Membership
-from tests.conftest import ADMIN_URL, _admin
+from tests.conftest import ADMIN_URL, _admin, test_settings
 from tests.factories import make_world
 
 pytestmark = pytest.mark.postgres
@@ -79,6 +87,48 @@ async def test_system_scope_sees_every_tenant(pg, passwords):
     world = await make_world(pg, passwords)
     async with transaction(pg.sessions, Scope.for_system("test")) as session:
         assert await raw_client_ids(session) == {c.id for c in world.clients.values()}
+
+
+async def visible_agencies_after(pg, system_setting: str) -> int:
+    """As the application role, in one transaction: set ``app.system`` by SQL, count."""
+    async with pg.engine.connect() as conn, conn.begin():
+        await conn.execute(
+            text("SELECT set_config('app.system', :value, true)"), {"value": system_setting}
+        )
+        return int(await conn.scalar(text("SELECT count(*) FROM agencies")) or 0)
+
+
+async def test_sql_alone_cannot_claim_the_system_scope(pg, passwords):
+    """Issue #13, item 7: an injection running as the app role sets what it likes."""
+    world = await make_world(pg, passwords)
+    for guess in ("on", "true", "1", secrets.token_hex(32), token_digest("on")):
+        assert await visible_agencies_after(pg, guess) == 0, guess
+    async with pg.engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await conn.execute(text(f"SELECT digest FROM {SYSTEM_KEY_TABLE}"))
+    async with pg.engine.connect() as conn:
+        with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
+            await conn.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION app_is_system() RETURNS boolean"
+                    " LANGUAGE sql AS $$ SELECT true $$"
+                )
+            )
+    # Only the server's token, an HMAC of its secret key, opens it.
+    token = system_token(test_settings("postgresql://unused").secret_key)
+    assert await visible_agencies_after(pg, token) >= len(world.agencies)
+
+
+async def test_a_server_with_another_secret_key_gets_no_system_scope(pg, passwords):
+    await make_world(pg, passwords)
+    url = pg.engine.url.render_as_string(hide_password=False)
+    engine = create_engine(url, pool_size=1, secret_key="another secret key " * 3)
+    try:
+        other = Database(engine=engine, sessions=create_sessionmaker(engine))
+        async with transaction(other.sessions, Scope.for_system("test")) as session:
+            assert await raw_client_ids(session) == set()
+    finally:
+        await engine.dispose()
 
 
 async def test_every_policy_reads_the_scope_once_per_statement(pg):

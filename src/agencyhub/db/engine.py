@@ -20,12 +20,15 @@ from sqlalchemy.ext.asyncio import (
 
 from agencyhub.config import Settings
 from agencyhub.db.scope import ANONYMOUS, Scope, TenantSession
+from agencyhub.db.system_key import system_token, use_token
 from agencyhub.errors import Conflict
 
 log = structlog.get_logger("agencyhub.db")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, secret_key: str = "") -> AsyncEngine:
+    """An engine; on PostgreSQL its system-scope token comes from ``secret_key`` (see
+    :mod:`agencyhub.db.system_key`; empty: the demo key's)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -37,6 +40,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
     )
     event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
+    if secret_key:
+        use_token(engine.sync_engine, system_token(secret_key))
     return engine
 
 
@@ -120,7 +125,11 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            secret_key=settings.secret_key,
+        )
         return cls(engine=engine, sessions=create_sessionmaker(engine))
 
     async def dispose(self) -> None:

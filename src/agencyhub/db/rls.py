@@ -32,6 +32,7 @@ from agencyhub.db.scope import (
     _tables_in,
     scope_of,
 )
+from agencyhub.db.system_key import token_of
 
 log = structlog.get_logger("agencyhub.db")
 
@@ -189,7 +190,7 @@ def _write_scope_settings(connection: Connection, scope: Scope, *, local: bool =
             "agency": str(scope.agency_id or ""),
             "user": str(scope.user_id or ""),
             "members": ",".join(sorted(str(a) for a in scope.member_agency_ids)),
-            "system": "on" if scope.system else "",
+            "system": token_of(connection) if scope.system else "",
             "local": local,
         },
     )
