@@ -22,6 +22,7 @@ from agencyhub.approvals.api import ClientDraftsController, DraftController, Inb
 from agencyhub.approvals.queue_api import QueueController
 from agencyhub.audit.api import EventController
 from agencyhub.config import Settings
+from agencyhub.contract import serve_contract
 from agencyhub.db import Database
 from agencyhub.errors import EXCEPTION_HANDLERS
 from agencyhub.escalation.api import (
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await asyncio.to_thread(worker.stop)
             await runtime.db.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -155,3 +156,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    serve_contract(app)
+    return app

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from agencyhub.config import Settings
@@ -26,7 +27,16 @@ class HealthController(Controller):
         """The process is up."""
         return {"status": "ok"}
 
-    @get("/readyz")
+    @get(
+        "/readyz",
+        responses={
+            503: ResponseSpec(
+                data_container=dict[str, Any],
+                generate_examples=False,
+                description="Not ready: the same body, with the failed check named.",
+            )
+        },
+    )
     async def readyz(self, state: State) -> Response[dict[str, Any]]:
         """The database (and the broker, when configured) answer, the database admits
         this process's system scope (PostgreSQL: the same AGENCYHUB_SECRET_KEY as at

@@ -4,7 +4,8 @@ Signed in as an agency owner (API token) and as a client approver (session cooki
 CSRF header). Path ids are the caller's own objects, so generated bodies and queries
 reach the handlers instead of a 404; string ids (tokens, feeds) stay generated.
 Bounded: ``AGENCYHUB_FUZZ_EXAMPLES`` examples per operation (default 12), derandomised
-so a failure reproduces. Checks: no 5xx, and every response matches its schema.
+so a failure reproduces. Checks (issue #13, item 13): no 5xx, every status and content
+type is documented, and every response matches its schema.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from agencyhub.app import create_app
 from tests.factories import PASSWORD, make_world
@@ -106,7 +111,13 @@ def fuzz(base_url: str, headers: dict[str, str], ids: dict[str, str]) -> list[st
             response = case.call(base_url=base_url, headers=headers, timeout=20)
             try:
                 case.validate_response(
-                    response, checks=[not_a_server_error, response_schema_conformance]
+                    response,
+                    checks=[
+                        not_a_server_error,
+                        status_code_conformance,
+                        content_type_conformance,
+                        response_schema_conformance,
+                    ],
                 )
             except BaseException as failure:  # a FailureGroup: collected, reported together
                 if isinstance(failure, KeyboardInterrupt | SystemExit):
@@ -125,6 +136,15 @@ async def test_fuzzing_as_an_agency_owner_finds_no_5xx_and_no_schema_break(
     world = await make_world(pg, passwords)
     ids = await targets(pg, pg_client, world, "a1")
     headers = signed_in(server, world.users["a.owner"].email, token=True)
+    assert fuzz(server, headers, ids) == []
+
+
+async def test_fuzzing_as_an_agency_editor_finds_no_5xx_and_no_schema_break(
+    pg, pg_client, passwords, server
+):
+    world = await make_world(pg, passwords)
+    ids = await targets(pg, pg_client, world, "a1")
+    headers = signed_in(server, world.users["a.editor"].email, token=False)
     assert fuzz(server, headers, ids) == []
 
 
@@ -168,3 +188,45 @@ async def test_bodies_at_their_upper_bounds_never_answer_5xx(pg, pg_client, pass
     for key, token in (("a.owner", True), ("a1.client_admin", False)):
         headers = signed_in(server, world.users[key].email, token=token)
         assert longest_bodies(server, headers, ids) == [], key
+
+
+def with_nul(value: Any) -> Any:
+    """Every string of a body with a NUL character in it."""
+    if isinstance(value, str):
+        return value[:-1] + "\x00" if value else "\x00"
+    if isinstance(value, list):
+        return [with_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {key: with_nul(item) for key, item in value.items()}
+    return value
+
+
+def nul_requests(base_url: str, headers: dict[str, str], ids: dict[str, str]) -> list[str]:
+    """Issue #13, item 6: a NUL in any string of any body or query answers 4xx
+    problem+json, never 5xx (PostgreSQL cannot store one)."""
+    document = requests.get(f"{base_url}/schema/openapi.json", timeout=10).json()
+    components = document.get("components", {}).get("schemas", {})
+    wrong = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            url = base_url + path.format_map(_AnyId(ids))
+            body = request_body(operation, components, longest=True)
+            queries = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+            calls = [{"json": with_nul(body)}] if body is not None else []
+            calls += [{"params": {name: "a\x00b"}} for name in queries]
+            for kwargs in calls:
+                response = requests.request(method, url, headers=headers, timeout=20, **kwargs)
+                problem = response.headers.get("content-type", "").startswith(
+                    "application/problem+json"
+                )
+                if response.status_code >= 500 or (response.status_code >= 400 and not problem):
+                    wrong.append(f"{method.upper()} {path} {list(kwargs)}: {response.status_code}")
+    return wrong
+
+
+async def test_a_nul_character_anywhere_answers_4xx_never_5xx(pg, pg_client, passwords, server):
+    world = await make_world(pg, passwords)
+    ids = await targets(pg, pg_client, world, "a1")
+    for key, token in (("a.owner", True), ("a1.client_admin", False)):
+        headers = signed_in(server, world.users[key].email, token=token)
+        assert nul_requests(server, headers, ids) == [], key

@@ -2,7 +2,7 @@ import { useInfiniteQuery } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { useTranslation } from 'react-i18next'
 import { Link, useParams } from 'react-router'
-import { api, ApiError, unwrap, type Problem } from '../api/client'
+import { api, ApiError, unwrap, type Problem, type Schemas } from '../api/client'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { ClientNav } from '../components/ClientNav'
 import { Loading } from '../components/Layout'
@@ -41,12 +41,13 @@ export function AuditPage() {
   const events = useInfiniteQuery({
     queryKey: ['events', clientId, filter],
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) =>
-      unwrap(
+    // JSON is asked for (the default); the document also lists the CSV variant.
+    queryFn: async ({ pageParam }): Promise<Schemas['EventPage']> =>
+      (await unwrap(
         api.GET('/api/v1/clients/{client_id}/events', {
           params: { path: { client_id: clientId }, query: { ...auditQuery(filter), limit: 100, cursor: pageParam } },
         }),
-      ),
+      )) as Schemas['EventPage'],
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   })
   const zone = client.data?.timezone ?? 'UTC'

@@ -57,6 +57,7 @@ class EventController(Controller):
 
     @get(
         "",
+        opt={"csv_variant": True},
         responses={
             200: ResponseSpec(
                 data_container=EventPage,

@@ -125,7 +125,7 @@ async def _receive(socket: WebSocket[Any, Any, Any], live_hub: LiveHub, feed: Fe
             )
 
 
-@get("/api/v1/live/sse", media_type="text/event-stream")
+@get("/api/v1/live/sse", media_type="text/event-stream", opt={"signed_in": True})
 async def live_sse(
     request: Request[Any, Any, Any],
     live_hub: NamedDependency[LiveHub],

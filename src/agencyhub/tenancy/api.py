@@ -218,7 +218,7 @@ class AuthController(Controller):
     path = "/api/v1"
     tags = ["auth"]
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, opt={"problems": (401, 429, 503)})
     async def login(
         self,
         request: Request[Any, Any, Any],
@@ -571,7 +571,7 @@ class InvitationController(Controller):
     ) -> InvitationOut:
         return invitation_out(await invitations.revoke_invitation(session, actor, invitation_id))
 
-    @get("/invitation-links/{token:str}")
+    @get("/invitation-links/{token:str}", opt={"problems": (410,)})
     async def preview(
         self, session: NamedDependency[AsyncSession], token: FromPath[str]
     ) -> InvitationPreview:
@@ -586,7 +586,11 @@ class InvitationController(Controller):
             account_exists=bool(details.existing_user and details.existing_user.password_hash),
         )
 
-    @post("/invitation-links/{token:str}/accept", status_code=200)
+    @post(
+        "/invitation-links/{token:str}/accept",
+        status_code=200,
+        opt={"problems": (409, 410, 429, 503)},
+    )
     async def accept(
         self,
         request: Request[Any, Any, Any],
