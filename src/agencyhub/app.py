@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -14,7 +15,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import (
     JsonRenderPlugin,
     OpenAPIRenderPlugin,
-    ScalarRenderPlugin,
     SwaggerRenderPlugin,
 )
 
@@ -58,10 +58,13 @@ from agencyhub.web import (
     request_logging_middleware,
     security_headers_middleware,
 )
-from agencyhub.webapp import WebAppController
+from agencyhub.webapp import WebAppController, web_app_dir
 
 API_VERSION = "0.1.0"
 EMBEDDED_WORKER_THREADS = 2
+
+
+log = structlog.get_logger(__name__)
 
 
 def start_background_work(settings: Settings) -> RunningWorker | None:
@@ -85,11 +88,32 @@ def freeze_startup_objects() -> None:
 
 
 def api_docs_plugins(settings: Settings) -> list[OpenAPIRenderPlugin]:
-    """The document as JSON always; the interactive pages (which load their scripts
-    from a CDN) only where the docs are enabled — by default not in production."""
-    if not settings.api_docs_enabled:
+    """The document as JSON always; the Swagger UI page only where the docs are enabled
+    (by default not in production), with its scripts from the web app's build."""
+    swagger = swagger_ui_assets(settings) if settings.api_docs_enabled else None
+    if swagger is None:
         return [JsonRenderPlugin()]
-    return [ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger"), JsonRenderPlugin()]
+    return [
+        SwaggerRenderPlugin(
+            js_url=f"{swagger}/swagger-ui-bundle.js",
+            css_url=f"{swagger}/swagger-ui.css",
+            standalone_preset_js_url=f"{swagger}/swagger-ui-standalone-preset.js",
+            path=["/", "/swagger"],
+            favicon="<link rel='icon' type='image/svg+xml' href='/favicon.svg'>",
+        ),
+        JsonRenderPlugin(),
+    ]
+
+
+def swagger_ui_assets(settings: Settings) -> str | None:
+    """The URL folder of the Swagger UI files ``make web`` copies into the build (from
+    the locked ``swagger-ui-dist``); ``None`` without a build, so no page would load
+    anything from elsewhere."""
+    found = sorted((web_app_dir(settings) / "assets").glob("swagger-ui-*/swagger-ui-bundle.js"))
+    if not found:
+        log.warning("api_docs.no_swagger_ui", hint="run `make web` to build the web app")
+        return None
+    return f"/assets/{found[-1].parent.name}"
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

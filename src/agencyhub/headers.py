@@ -11,6 +11,11 @@ BASELINE = {
     "x-frame-options": "DENY",
 }
 HSTS = {"strict-transport-security": "max-age=31536000; includeSubDomains"}
+# The API docs page: Swagger UI from this origin only (its start-up script is inline).
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def security_headers(path: str, *, production: bool) -> dict[str, str]:
@@ -20,4 +25,6 @@ def security_headers(path: str, *, production: bool) -> dict[str, str]:
         headers.update(HSTS)
     if path.startswith("/api/"):
         headers["content-security-policy"] = API_CONTENT_SECURITY_POLICY
+    elif path == "/schema" or path.startswith("/schema/"):
+        headers["content-security-policy"] = DOCS_CONTENT_SECURITY_POLICY
     return headers
