@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,7 @@ def demo(host: str, port: int, data_dir: Path) -> None:
     """Migrate a SQLite file, load the demo tenants, and serve on HOST:PORT."""
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = load_settings(environment="demo", log_format="console").with_data_dir(data_dir)
-    settings = dataclasses.replace(settings, base_url=f"http://{host}:{port}")
+    settings = dataclasses.replace(settings, base_url=demo_base_url(host, port, os.environ))
     configure_logging(settings)
     dbadmin.upgrade(settings)
     files = sorted(DEMO_TENANTS_DIR.glob("*.toml"))
@@ -63,6 +64,12 @@ def demo(host: str, port: int, data_dir: Path) -> None:
     _seed_demo_content(settings)
     _print_demo_logins(settings, files, host, port)
     _serve(settings, host, port)
+
+
+def demo_base_url(host: str, port: int, environ: Mapping[str, str]) -> str:
+    """Where the demo's links point: ``AGENCYHUB_BASE_URL`` when set (a proxy in front),
+    else the address it serves on."""
+    return environ.get("AGENCYHUB_BASE_URL") or f"http://{host}:{port}"
 
 
 def _seed_demo_content(settings: Settings) -> None:

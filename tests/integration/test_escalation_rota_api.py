@@ -426,7 +426,7 @@ async def test_the_feed_lists_my_shifts_for_sixty_days(client, world, database):
     client.cookies.clear()  # the URL is the credential
     response = await client.get(feed_path)
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/calendar")
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"  # once
     calendar = Calendar.from_ical(response.content)
     events = calendar.walk("VEVENT")
     name = world.clients["a1"].name
@@ -550,3 +550,33 @@ async def test_dates_at_the_edge_of_the_calendar_in_a_body_are_refused(client, w
     response = await admin.put(f"{base(world)}/rota", json=rota)
     assert response.status_code == 422, response.text
     assert "startsAt must be between 1900-01-01 and 2999-12-31" in response.json()["detail"]
+
+
+async def test_only_the_clients_admins_and_the_person_replaced_see_why_they_are_away(
+    client, world, database
+):
+    """Issue #14, item 9: "illness" and "Grippe" are health data."""
+    await set_rota(client, world, weekly_rota(world, "a1.approver", "a1.executive"))
+    admin = await sign_in(client, world.users["a1.client_admin"].email)
+    made = await add_override(
+        admin, world, "a1.approver2", week(2, 1, 0), week(2, 5, 0), "a1.approver", note="Grippe"
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["reason"], made.json()["note"]) == ("illness", "Grippe")
+    seen = {}
+    for key in ("a1.client_admin", "a1.approver", "a1.approver2", "a1.executive", "a.owner"):
+        caller = await sign_in(client, world.users[key].email)
+        rota = (await caller.get(f"{base(world)}/rota", params={"at": iso(week(2, 2, 0))})).json()
+        seen[key] = {(o["reason"], o["note"]) for o in rota["overrides"]}
+    assert seen == {
+        "a1.client_admin": {("illness", "Grippe")},
+        "a1.approver": {("illness", "Grippe")},  # the person replaced
+        "a1.approver2": {("away", "")},
+        "a1.executive": {("away", "")},
+        "a.owner": {("away", "")},
+    }
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        created = await session.scalar(
+            select(Event).where(Event.type == "rota.override_created").order_by(Event.id.desc())
+        )
+        assert "reason" not in created.payload  # the audit trail is read by all of them

@@ -153,6 +153,8 @@ async def test_applying_the_demo_files_creates_the_demo_tenants(
     events = await rows(database, Event)
     assert numbers["events"] == len(report.changes)
     assert all(e.payload["source"] == "tenant file" for e in events)
+    # The file's name, never the machine's path (issue #14, item 10).
+    assert {e.payload["file"] for e in events} == {"nordlicht.toml", "wellenreiter.toml"}
     # The template's approval is the client's executive's own, as through the API.
     (approval,) = [e for e in events if e.actor_kind != "system"]
     chefin = await user(database, "chefin@sonnenschein.example")

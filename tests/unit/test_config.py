@@ -72,3 +72,13 @@ def test_the_readme_lists_every_setting() -> None:
         if f"`AGENCYHUB_{f.name.upper()}`" not in readme
     ]
     assert missing == []
+
+
+def test_the_demo_links_follow_agencyhub_base_url_when_it_is_set() -> None:
+    """Issue #14, item 13: invitation links pointed at the demo's own port even behind a
+    proxy named in AGENCYHUB_BASE_URL."""
+    from agencyhub.cli import demo_base_url
+
+    assert demo_base_url("127.0.0.1", 8123, {}) == "http://127.0.0.1:8123"
+    proxied = {"AGENCYHUB_BASE_URL": "https://hub.example"}
+    assert demo_base_url("127.0.0.1", 8123, proxied) == "https://hub.example"

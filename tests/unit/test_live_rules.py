@@ -256,3 +256,13 @@ def test_grant_changes_send_one_notice_per_person_on_their_channel() -> None:
         event(3, type="draft.submitted", payload={"userId": str(uuid.uuid4())}),
     ]
     assert rules.grants_notices(events) == [(rules.user_channel(person), rules.GRANTS_CHANGED)]
+
+
+def test_the_sse_keep_alive_is_a_comment_only() -> None:
+    """Issue #14, item 13: an empty ``data:`` line made browsers fire an empty message."""
+    from agencyhub.live.api import _sse
+    from agencyhub.live.hub import Message
+
+    assert _sse(Message(kind="ping", text="")).encode() == b": ping\r\n\r\n"
+    event = _sse(Message(kind="event", text='{"a": 1}', id=7)).encode()
+    assert event == b'id: 7\r\nevent: event\r\ndata: {"a": 1}\r\n\r\n'

@@ -406,3 +406,21 @@ def test_no_sequence_of_attempts_gets_more_checks_than_the_waits_allow(gaps: lis
 )
 def test_token_scopes(method, route_scope, scopes, allowed) -> None:
     assert rules.token_may(scopes, rules.scope_needed(method, route_scope)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("role", "start", "expected"),
+    [
+        (Role.OWNER, True, "An owner"),
+        (Role.ADMIN, False, "an admin"),
+        (Role.EDITOR, True, "An editor"),
+        (Role.CLIENT_ADMIN, False, "a client admin"),
+        (Role.APPROVER, False, "an approver"),
+        (Role.EXECUTIVE, True, "An executive"),
+        (Role.VIEWER, True, "A viewer"),
+        (None, True, "Someone without a role here"),
+    ],
+)
+def test_roles_read_well_in_a_sentence(role: str | None, start: bool, expected: str) -> None:
+    """Issue #14, item 12: not "A owner…" or "You may not invite a owner."."""
+    assert rules.role_phrase(role, start=start) == expected

@@ -1013,3 +1013,23 @@ def test_a_bad_verified_domain_is_reported_on_its_line() -> None:
     assert problems == [
         (13, 'clients[0].verified_domains: "no domain" is not a domain name like "example.com"')
     ]
+
+
+def test_a_missing_owner_is_reported_even_when_other_entries_are_broken() -> None:
+    """Issue #14, item 13: one broken editor used to hide that nobody owns the agency."""
+    text = """\
+        [agency]
+        slug = "a"
+        name = "A"
+
+        [[people]]
+        email = "not-an-address"
+        role = "editor"
+
+        [[people]]
+        email = "admin@a.example"
+        role = "admin"
+        """
+    messages = messages_of(text)
+    assert any("is not an e-mail address" in m for m in messages), messages
+    assert 'people: the agency needs at least one [[people]] entry with role "owner"' in messages

@@ -236,7 +236,7 @@ export const de: Texts = {
     replaces: 'Statt',
     whoeverIsOnDuty: 'wer gerade Bereitschaft hat',
     reason: 'Grund',
-    reasons: { holiday: 'Urlaub', illness: 'Krankheit', other: 'Sonstiges' },
+    reasons: { holiday: 'Urlaub', illness: 'Krankheit', other: 'Sonstiges', away: 'abwesend' },
     addOverride: 'Vertretung eintragen',
     gaps: 'Ohne Bereitschaft (nächste 14 Tage)',
     calendarOfOverrides: 'Die nächsten 14 Tage',

@@ -234,7 +234,7 @@ export const en = {
     replaces: 'Instead of',
     whoeverIsOnDuty: 'whoever is on duty',
     reason: 'Reason',
-    reasons: { holiday: 'Holiday', illness: 'Illness', other: 'Other' },
+    reasons: { holiday: 'Holiday', illness: 'Illness', other: 'Other', away: 'away' },
     addOverride: 'Add stand-in',
     gaps: 'Nobody on duty (next 14 days)',
     calendarOfOverrides: 'The next 14 days',

@@ -253,7 +253,8 @@ async def bulk_approve(
     client = await get_client_for(session, actor, client_id)
     role = tenancy_rules.role_at_client(actor, client.agency_id, client.id)
     if role not in rules.DECIDING_ROLES:
-        raise Forbidden(f"A {role} cannot decide drafts; approvers and executives can.")
+        who = tenancy_rules.role_phrase(role, start=True)
+        raise Forbidden(f"{who} cannot decide drafts; approvers and executives can.")
     service.require_confirmed(actor, client.agency_id, client.id)
     own = await _drafts_of_client(session, client.id, {item.draft_id for item in items})
     outcomes: dict[int, ItemOutcome] = {}

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agencyhub.tenancy.rules import AGENCY_ROLES, Role
+from agencyhub.tenancy.rules import AGENCY_ROLES, Role, role_phrase
 
 
 class Status(StrEnum):
@@ -267,11 +267,14 @@ def _check_actor(facts: DraftFacts, request: Request, policy: Policy) -> None:
     if action in DECISIONS:
         if who.role not in policy.requirement(facts.severity).roles():
             raise Refused(
-                f"a {who.role} cannot decide {facts.severity} items for this client", "forbidden"
+                f"{role_phrase(who.role)} cannot decide {facts.severity} items for this client",
+                "forbidden",
             )
         return
     if who.role not in DRAFTING_ROLES:
-        raise Refused(f"a {who.role} cannot {action.replace('_', ' ')} drafts", "forbidden")
+        raise Refused(
+            f"{role_phrase(who.role)} cannot {action.replace('_', ' ')} drafts", "forbidden"
+        )
     if not who.is_agency and who.user_id != facts.created_by_id:
         # Client staff may draft for themselves, but the agency's drafts stay the
         # agency's: a client decides on them, it does not rewrite or withdraw them.

@@ -227,7 +227,7 @@ async def create_draft(
     client = await get_client_for(session, actor, client_id)
     who = who_at(actor, client)
     if who.role not in rules.DRAFTING_ROLES:
-        raise Forbidden(f"A {who.role} cannot write drafts.")
+        raise Forbidden(f"{tenancy_rules.role_phrase(who.role, start=True)} cannot write drafts.")
     channel, item = await _target_of(session, client, data, now or utcnow())
     _check_content(data.kind, data.content, channel)
     severity = data.severity or (item.severity if item else Severity.NORMAL)

@@ -54,6 +54,7 @@ from agencyhub.escalation.schemas import (
     TemplateOut,
     TemplateUpdate,
 )
+from agencyhub.tenancy import rules as tenancy_rules
 from agencyhub.tenancy.models import User
 from agencyhub.tenancy.rules import Actor
 from agencyhub.tenancy.schemas import check_moment
@@ -110,7 +111,13 @@ def person_out(user: User) -> PersonOut:
     return PersonOut(user_id=user.id, name=user.name, email=user.email)
 
 
-def override_out(o: RotaOverride) -> OverrideOut:
+def override_out(o: RotaOverride, actor: Actor) -> OverrideOut:
+    reason, note = escalation_rules.absence_as_shown(
+        o.reason,
+        o.note,
+        viewer_role=tenancy_rules.role_at_client(actor, o.agency_id, o.client_id),
+        viewer_is_replaced=o.replaces_id == actor.user_id,
+    )
     return OverrideOut(
         id=o.id,
         client_id=o.client_id,
@@ -118,14 +125,14 @@ def override_out(o: RotaOverride) -> OverrideOut:
         replaces=o.replaces_id,
         starts_at=o.starts_at,
         ends_at=o.ends_at,
-        reason=o.reason,
-        note=o.note,
+        reason=reason,
+        note=note,
         created_by_id=o.created_by_id,
         created_at=o.created_at,
     )
 
 
-def rota_out(client_id: uuid.UUID, view: rota.RotaView) -> RotaOut:
+def rota_out(client_id: uuid.UUID, view: rota.RotaView, actor: Actor) -> RotaOut:
     return RotaOut(
         client_id=client_id,
         layers=[
@@ -140,7 +147,7 @@ def rota_out(client_id: uuid.UUID, view: rota.RotaView) -> RotaOut:
             for layer in view.layers
         ],
         gap_contact=view.record.gap_contact_id if view.record else None,
-        overrides=[override_out(o) for o in view.overrides],
+        overrides=[override_out(o, actor) for o in view.overrides],
         is_default=view.record is None,
         updated_at=view.record.updated_at if view.record else None,
     )
@@ -308,7 +315,7 @@ class RotaController(Controller):
         client_id: FromPath[uuid.UUID],
     ) -> RotaOut:
         """Rotation layers, the gap contact, and running or upcoming overrides."""
-        return rota_out(client_id, await rota.get_rota(session, actor, client_id))
+        return rota_out(client_id, await rota.get_rota(session, actor, client_id), actor)
 
     @put("/rota")
     async def put_rota(
@@ -319,7 +326,7 @@ class RotaController(Controller):
         data: JSONBody[RotaBody],
     ) -> RotaOut:
         """Replace the rotation layers and the gap contact (client admins only)."""
-        return rota_out(client_id, await rota.set_rota(session, actor, client_id, data))
+        return rota_out(client_id, await rota.set_rota(session, actor, client_id, data), actor)
 
     @post("/rota/overrides", status_code=HTTP_201_CREATED)
     async def create_override(
@@ -330,7 +337,7 @@ class RotaController(Controller):
         data: JSONBody[OverrideCreate],
     ) -> OverrideOut:
         """A substitute stands in (client admins, or the person replaced)."""
-        return override_out(await rota.create_override(session, actor, client_id, data))
+        return override_out(await rota.create_override(session, actor, client_id, data), actor)
 
     @get("/on-duty")
     async def on_duty(
@@ -441,7 +448,7 @@ class CalendarFeedController(Controller):
         body = await ical.render_feed(session, token)
         return Response(
             body,
-            media_type="text/calendar; charset=utf-8",
+            media_type="text/calendar",  # Litestar adds "; charset=utf-8" to text types
             headers={"Cache-Control": "private, max-age=300"},
         )
 

@@ -280,7 +280,8 @@ async def override_event(
             "replaces": str(row.replaces_id) if row.replaces_id else None,
             "startsAt": row.starts_at.isoformat(),
             "endsAt": row.ends_at.isoformat(),
-            "reason": row.reason,
+            # No reason: everyone who sees the client reads the audit trail, and the
+            # reason may be health data (escalation.rules.absence_as_shown).
         },
     )
 

@@ -565,3 +565,19 @@ def may_retire_template(role: str | None, status: TemplateStatus) -> bool:
     if role in TEMPLATE_APPROVERS:
         return True
     return role in TEMPLATE_AUTHORS and status is TemplateStatus.PROPOSED
+
+
+# --- absences: health data stays with the client's admins -------------------------------
+
+ABSENCE_AS_SHOWN_TO_OTHERS = "away"
+
+
+def absence_as_shown(
+    reason: str, note: str, *, viewer_role: str | None, viewer_is_replaced: bool
+) -> tuple[str, str]:
+    """An override's reason ("illness") and note ("Grippe") as a viewer may see them:
+    the client's admins and the person replaced see both; everyone else, the agency
+    included, sees only that the person is away."""
+    if viewer_role == "client_admin" or viewer_is_replaced:
+        return reason, note
+    return ABSENCE_AS_SHOWN_TO_OTHERS, ""

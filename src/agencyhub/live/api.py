@@ -159,7 +159,8 @@ async def _sse_messages(feed: Feed) -> AsyncIterator[ServerSentEventMessage]:
 
 def _sse(message: Message) -> ServerSentEventMessage:
     if message.kind == "ping":
-        return ServerSentEventMessage(comment="ping")
+        # A comment alone: a data line, even empty, would fire a message in the browser.
+        return ServerSentEventMessage(comment="ping", data=None)
     return ServerSentEventMessage(
         event=message.kind, data=message.text, id=str(message.id) if message.id else None
     )

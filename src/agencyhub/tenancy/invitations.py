@@ -111,7 +111,7 @@ async def invite(
 
 def _refusal_to_invite(role: str, client_id: uuid.UUID | None, has_admin: bool) -> str:
     if client_id is None:
-        return f"You may not invite a {role}."
+        return f"You may not invite {rules.role_phrase(role)}."
     if has_admin:
         return "Only the client's admins invite the client's people."
     return "The agency invites only the client's first admin (role client_admin)."

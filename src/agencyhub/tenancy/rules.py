@@ -267,6 +267,16 @@ def role_fits_scope(role: str, client_id: uuid.UUID | None) -> bool:
     return role in (AGENCY_ROLES if client_id is None else CLIENT_ROLES)
 
 
+def role_phrase(role: str | None, *, start: bool = False) -> str:
+    """A role in a sentence: "an owner", "a client admin" ("An …" to start one)."""
+    if not role:
+        phrase = "someone without a role here"
+    else:
+        words = role.replace("_", " ")
+        phrase = f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+    return phrase[0].upper() + phrase[1:] if start else phrase
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 

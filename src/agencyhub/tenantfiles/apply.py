@@ -63,6 +63,7 @@ from agencyhub.tenantfiles.escalation import (
     SlaPolicySpec,
     TemplateSpec,
     apply_escalation,
+    file_label,
     read_escalation,
 )
 
@@ -651,7 +652,7 @@ class _Applier:
             subject_id=subject.id,
             actor_user_id=None,
             actor_kind="system",
-            payload={**payload, "source": SOURCE, "file": place.spec.file},
+            payload={**payload, "source": SOURCE, "file": file_label(place.spec.file)},
         )
 
     def change(self, description: str) -> None:

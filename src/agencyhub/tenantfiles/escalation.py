@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import select
@@ -56,6 +57,12 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # 0 = Monday, as i
 
 
 # --- specs ---------------------------------------------------------------------------------
+
+
+def file_label(file: str) -> str:
+    """How the audit trail names a tenant file: its name, never the machine's path
+    (a client's audit CSV must not show the operator's folders)."""
+    return PurePath(file).name or file
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +206,7 @@ class _Target:
     async def event(
         self, type: str, subject: tuple[str, uuid.UUID], actor: uuid.UUID | None, **payload: Any
     ) -> None:
-        payload |= {"source": "tenant file", "file": self.file}
+        payload |= {"source": "tenant file", "file": file_label(self.file)}
         await record(self.session, self.client, actor, type, subject, payload)
 
 

@@ -374,11 +374,9 @@ def _read_tenant(
     reader.table(data, "", TOP_LEVEL_KEYS)
     demo_password = _read_demo(reader, data, environment)
     agency = _read_agency(reader, data)
-    problems_so_far = len(reader.problems)
     people = _read_people(reader, data, "", scope="agency", client_slugs=_client_slugs(data))
-    if len(reader.problems) == problems_so_far and "agency" in data:
-        # Only when every entry read cleanly: a broken owner entry is reported already.
-        _check_has_owner(reader, people, has_people_table="people" in data)
+    if "agency" in data:
+        _check_has_owner(reader, people, data)
     clients = _read_clients(reader, data)
     if agency is None:
         return None
@@ -1044,11 +1042,23 @@ def _read_role(reader: _Reader, table: Mapping[str, object], path: str, scope: s
 
 
 def _check_has_owner(
-    reader: _Reader, people: Sequence[PersonSpec], *, has_people_table: bool
+    reader: _Reader, people: Sequence[PersonSpec], data: Mapping[str, object]
 ) -> None:
-    """An agency must keep an owner (rules.would_orphan_agency); a file must name one."""
-    if not any(person.role == rules.Role.OWNER for person in people):
-        where = "people" if has_people_table else "agency"
+    """An agency must keep an owner (rules.would_orphan_agency); a file must name one.
+
+    Reported whatever else is wrong, unless an entry says ``role = "owner"`` but is
+    broken otherwise (its own problem is reported where it is).
+    """
+    if any(person.role == rules.Role.OWNER for person in people):
+        return
+    entries = data.get("people")
+    if entries is not None and not isinstance(entries, list):
+        return  # not a [[people]] array at all: reported as such
+    named = isinstance(entries, list) and any(
+        isinstance(entry, Mapping) and entry.get("role") == rules.Role.OWNER for entry in entries
+    )
+    if not named:
+        where = "people" if "people" in data else "agency"
         reader.report(where, 'the agency needs at least one [[people]] entry with role "owner"')
 
 
