@@ -397,7 +397,9 @@ async def test_a_broken_file_changes_nothing(
     with pytest.raises(TenantFileInvalid) as raised:
         await apply_files(database, passwords, [*DEMO_FILES, broken])
 
+    # The missing owner is reported alongside the wrong role, so one run shows every mistake.
     assert [str(p) for p in raised.value.problems] == [
+        f'{broken}:5: people: the agency needs at least one [[people]] entry with role "owner"',
         f'{broken}:7: people[0].role: "approver" is a client role; agency staff ([[people]])'
         " can be admin, editor, owner",
     ]
