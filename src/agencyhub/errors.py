@@ -62,6 +62,21 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PolicyWouldBreak(Conflict):
+    """A membership change that would leave the client's approval policy impossible;
+    sent again with ``force=true`` it goes ahead."""
+
+    problem = "policy-impossible"
+    title = "The approval policy could no longer be met"
+
+
+class FourEyes(Conflict):
+    """The four-eyes rule: the author of a revision does not approve it."""
+
+    problem = "four-eyes"
+    title = "Four-eyes rule"
+
+
 class InvalidInput(DomainError):
     """A request that parsed but breaks a rule; ``field`` names the culprit."""
 
@@ -177,11 +192,15 @@ def handle_validation_error(
 
 
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:
-    """Name the missing field itself rather than the body that lacks it."""
+    """Name the missing or unknown field itself rather than the body that holds it."""
     message = str(error.get("message", ""))
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        return {"field": unknown.group(1), "message": "is not a field of this request"}
     missing = _MISSING_FIELD.search(message)
     field = missing.group(1) if missing else _camel(str(error.get("key", "")))
     return {"field": field, "message": message}

@@ -19,7 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.config import Settings
-from agencyhub.db import Database
+from agencyhub.db import Database, writing_session
 from agencyhub.errors import InvalidInput
 from agencyhub.headers import security_headers
 from agencyhub.tenancy.secrets import Passwords
@@ -52,9 +52,16 @@ def runtime_of(state: State) -> Runtime:
     return runtime
 
 
-async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+# Requests that only read: on SQLite they need not queue behind the writer.
+_READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def provide_session(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, else rolled back."""
-    async with runtime_of(state).db.sessions() as session, session.begin():
+    writes = request.method not in _READING_METHODS
+    async with writing_session(runtime_of(state).db.sessions, writes) as session, session.begin():
         yield session
 
 

@@ -15,7 +15,7 @@ from tests.browser_helpers import (
     screenshot,
     web_app_env,
 )
-from tests.factories import make_world
+from tests.factories import grant, make_user, make_world
 from tests.live_helpers import api, login, servers
 
 
@@ -35,6 +35,8 @@ async def test_a_client_admin_and_an_executive_set_up_the_emergency_path(
 ):
     world = await make_world(pg, passwords)
     a1 = world.clients["a1"].id
+    second = await make_user(pg, passwords, "a1.approver2@example.com")
+    await grant(pg, second, world.agencies["a"], "approver", world.clients["a1"])
     with servers(postgres_database.settings, tmp_path, count=1, env=web_app_env()) as [server]:
         base = server.base_url
         owner = await login(server, world.users["a.owner"].email)
@@ -66,10 +68,30 @@ async def test_a_client_admin_and_an_executive_set_up_the_emergency_path(
 
             await _section(admin, base, a1, "policy")
             normal = admin.locator("fieldset").filter(has_text="Normal")
+            # A policy the client's people cannot meet is refused, saying why.
+            # Only approvers for normal items: the executive's way goes.
+            await normal.get_by_role("button", name="Remove").last.click()
+            await normal.get_by_label("Approver (how many)").first.fill("3")
+            await admin.get_by_role("button", name="Save").click()
+            await expect(admin.get_by_role("alert")).to_contain_text(
+                "needs 3 approvers, but the client has 2 approvers who can decide"
+            )
             await normal.get_by_label("Approver (how many)").first.fill("2")
             await admin.get_by_role("button", name="Save").click()
             await expect(admin.get_by_text("Saved.")).to_be_visible()
             await _fits(admin, "settings-policy-phone-en")
+
+            # Removing one of the two approvers the policy needs warns first.
+            await _section(admin, base, a1, "people")
+            row = admin.get_by_test_id("people").locator("li").filter(has_text=second.email)
+            await row.get_by_role("button", name="Remove").click()
+            await expect(admin.get_by_role("alert")).to_contain_text(
+                "This change would leave the approval policy impossible (Normal: needs 2"
+                " approvers, but the client has 1 approver who can decide)."
+            )
+            await _fits(admin, "settings-people-policy-warning-phone-en")
+            await admin.get_by_role("button", name="Change anyway").click()
+            await expect(admin.get_by_test_id("people")).not_to_contain_text(second.email)
 
             await _section(admin, base, a1, "sla")
             await admin.get_by_label("Crisis (minutes)").fill("10")

@@ -580,3 +580,48 @@ async def test_only_the_clients_admins_and_the_person_replaced_see_why_they_are_
             select(Event).where(Event.type == "rota.override_created").order_by(Event.id.desc())
         )
         assert "reason" not in created.payload  # the audit trail is read by all of them
+
+
+async def test_agency_staff_invited_as_approvers_cannot_be_on_duty(client, world, database):
+    """Issue #14, item 6: an agency owner holding a client approver membership still acts
+    as agency staff there, so she can never decide: putting her on duty would hide a gap."""
+    await grant(
+        database, world.users["a.owner"], world.agencies["a"], "approver", world.clients["a1"]
+    )
+    await set_rota(client, world, weekly_rota(world, "a1.approver", "a1.executive"))
+    before = await counts(database)
+    admin = await sign_in(client, world.users["a1.client_admin"].email)
+
+    override = await add_override(admin, world, "a.owner", week(2, 1), week(2, 2), "a1.approver")
+    assert override.status_code == 422, override.text
+    assert override.json()["errors"] == [
+        {
+            "field": "substituteId",
+            "message": "is agency staff and cannot decide for this client,"
+            " so cannot be on its duty",
+        }
+    ]
+    layer = await admin.put(f"{base(world)}/rota", json=weekly_rota(world, "a.owner"))
+    assert layer.status_code == 422, layer.text
+    assert layer.json()["errors"][0]["field"] == "layers[0].participants[0]"
+    assert await counts(database) == before
+
+    # An override stored before this rule shows the gap it leaves instead of hiding it.
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        session.add(
+            RotaOverride(
+                agency_id=world.agencies["a"].id,
+                client_id=world.clients["a1"].id,
+                substitute_id=world.user_id("a.owner"),
+                starts_at=week(3),
+                ends_at=week(3, 1),
+                reason="other",
+                note="",
+            )
+        )
+    viewer = await sign_in(client, world.users["a1.viewer"].email)
+    during = await on_duty(viewer, world, week(3, 0, 12))
+    assert during["onDuty"] is None
+    assert during["gapContacts"] != []
+    gaps = (await viewer.get(f"{base(world)}/rota/gaps", params={"days": 28})).json()["gaps"]
+    assert [(parse(g["startsAt"]), parse(g["endsAt"])) for g in gaps] == [(week(3), week(3, 1))]

@@ -364,7 +364,8 @@ async def test_bulk_approve_answers_each_item_on_its_own(client, database, passw
         (True, "pending", None),
         (False, None, 404),
         (False, None, 404),
-        (False, None, 422),
+        # Issue #14, item 12: a refused draft the caller sees still says where it stands.
+        (False, "pending", 422),
         (False, None, 404),
     ]
     assert results[0]["version"] == 3
@@ -372,6 +373,8 @@ async def test_bulk_approve_answers_each_item_on_its_own(client, database, passw
     assert results[1]["version"] == 2
     assert results[1]["error"]["type"].endswith("/conflict")
     assert "wording" in results[5]["error"]["detail"]
+    assert results[5]["version"] == two_wordings.version
+    assert (results[3]["version"], results[6]["version"]) == (None, None)
     # Refused items left nothing behind; the approved ones their decision and event.
     for draft, decisions in ((fine, 1), (crisis, 1), (stale, 0), (foreign, 0), (two_wordings, 0)):
         assert await count_rows(database, Decision, draft_id=draft.id) == decisions, draft

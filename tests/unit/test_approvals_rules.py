@@ -153,6 +153,42 @@ def test_policy_validation() -> None:
     assert fields == ["normal[0]", "high", "crisis[0]"]
 
 
+def test_a_policy_is_reachable_when_one_way_fits_the_headcount() -> None:
+    policy = rules.Policy(
+        {
+            Severity.NORMAL: rules.Requirement(({"approver": 2},)),
+            Severity.HIGH: rules.Requirement(({"approver": 3}, {"executive": 1})),
+            Severity.CRISIS: rules.Requirement(({"approver": 1, "executive": 1},)),
+        }
+    )
+    assert rules.unreachable_problems(policy, {"approver": 2, "executive": 1}) == []
+    assert rules.unreachable_problems(policy, {"approver": 1}) == [
+        ("normal", "needs 2 approvers, but the client has 1 approver who can decide"),
+        (
+            "high",
+            "none of its ways to approve can be met: the client has 1 approver and 0 executives"
+            " who can decide",
+        ),
+        (
+            "crisis",
+            "needs 1 approver and 1 executive, but the client has 1 approver and 0 executives"
+            " who can decide",
+        ),
+    ]
+
+
+@given(
+    st.dictionaries(st.sampled_from(["approver", "executive"]), st.integers(1, 10), min_size=1),
+    st.dictionaries(st.sampled_from(["approver", "executive"]), st.integers(0, 10)),
+)
+def test_reachable_exactly_when_the_people_suffice(
+    needed: dict[str, int], have: dict[str, int]
+) -> None:
+    policy = rules.Policy({severity: rules.Requirement((needed,)) for severity in Severity})
+    reachable = all(have.get(role, 0) >= n for role, n in needed.items())
+    assert (rules.unreachable_problems(policy, have) == []) is reachable
+
+
 def test_content_checks_name_the_field() -> None:
     assert rules.content_problems(kind=Kind.POST, wordings=["ok"], text_limit=280) == []
     assert rules.content_problems(kind=Kind.POST, wordings=["x" * 281], text_limit=280) == [

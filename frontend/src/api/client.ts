@@ -36,8 +36,21 @@ export class ApiError extends Error {
     this.retryAfter = retryAfter
   }
 
+  /** A 409 of a rule rather than of someone else's change (four-eyes, an approval
+   * policy a change would break): reloading would not help. */
+  get isRuleConflict(): boolean {
+    return this.status === 409 && /\/(four-eyes|policy-impossible)$/.test(this.problem.type ?? '')
+  }
+
+  /** Someone else changed the object first: reload and try again. */
   get isConflict(): boolean {
-    return this.status === 409
+    return this.status === 409 && !this.isRuleConflict
+  }
+
+  /** The change would leave the client's approval policy impossible; repeating it with
+   * `force` goes ahead. */
+  get breaksPolicy(): boolean {
+    return this.status === 409 && (this.problem.type ?? '').endsWith('/policy-impossible')
   }
 }
 

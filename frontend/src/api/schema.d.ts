@@ -6787,7 +6787,10 @@ export interface operations {
     };
     ApiV1MembershipsMembershipIdRemove: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Go ahead although the client's approval policy could then no longer be met. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 membership_id: string;
@@ -6852,7 +6855,10 @@ export interface operations {
     };
     ApiV1MembershipsMembershipIdChangeRole: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Go ahead although the client's approval policy could then no longer be met. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 membership_id: string;

@@ -11,6 +11,13 @@ export function errorText(
     const key = error.status === 429 ? 'errors.tooManyAttempts' : 'errors.busy'
     return t(key, { seconds: error.retryAfter ?? 1 })
   }
+  if (error instanceof ApiError && error.breaksPolicy) {
+    // Each severity the change would leave without a way to approve, in the reader's words.
+    const items = (error.problem.errors ?? [])
+      .map((e) => `${t(`severity.${e.field}`)}: ${e.message}`)
+      .join('; ')
+    return t('errors.policyImpossible', { items })
+  }
   if (error instanceof ApiError) {
     const field = error.problem.errors?.[0]
     const detail = error.problem.detail || t('errors.generic')

@@ -179,6 +179,7 @@ export const de: Texts = {
     confirm: 'Bestätigen',
     byAgencyUnconfirmed: 'Von der Agentur eingeladen · nicht bestätigt',
     byAgencyConfirmed: 'Von der Agentur eingeladen · bestätigt',
+    changeAnyway: 'Trotzdem ändern – danach die Freigaberegel anpassen',
     clientManagesPeople: 'Nur die Admins des Kunden laden seine Personen ein, ändern oder entfernen sie.',
     inviteFirstAdmin: 'Ersten Admin des Kunden einladen',
     firstAdminRule: 'Der Kunde hat noch keinen Admin. Sie dürfen seinen ersten Admin einladen, an eine Adresse bei {{domains}}. Nur diese Adresse erhält den Link; bis ein weiterer Admin des Kunden die Mitgliedschaft bestätigt, kann sie nicht entscheiden.',
@@ -292,6 +293,8 @@ export const de: Texts = {
     busy: 'Der Server ist ausgelastet. Bitte in {{seconds}} s erneut versuchen.',
     generic: 'Etwas ist schiefgelaufen.',
     network: 'Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',
+    policyImpossible:
+      'Diese Änderung macht die Freigaberegel unerfüllbar ({{items}}). Passen Sie zuerst die Regel an oder ändern Sie trotzdem.',
     notFound: 'Nicht gefunden.',
     tooManyAttempts: 'Zu viele Versuche. Bitte in {{seconds}} s erneut versuchen.',
   },

@@ -177,6 +177,7 @@ export const en = {
     confirm: 'Confirm',
     byAgencyUnconfirmed: 'Invited by the agency · not confirmed',
     byAgencyConfirmed: 'Invited by the agency · confirmed',
+    changeAnyway: 'Change anyway – then adjust the approval policy',
     clientManagesPeople: "Only the client's admins invite, change or remove the client's people.",
     inviteFirstAdmin: "Invite the client's first admin",
     firstAdminRule: "The client has no admin yet. You may invite its first admin, to an address at {{domains}}. Only that address receives the link; until another of the client's admins confirms the membership, it cannot decide.",
@@ -290,6 +291,8 @@ export const en = {
     busy: 'The server is busy. Try again in {{seconds}} s.',
     generic: 'Something went wrong.',
     network: 'The server cannot be reached. Check your connection.',
+    policyImpossible:
+      'This change would leave the approval policy impossible ({{items}}). Adjust the policy first, or change anyway.',
     notFound: 'Not found.',
     tooManyAttempts: 'Too many attempts. Try again in {{seconds}} s.',
   },

@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { useTranslation } from 'react-i18next'
-import { api, unwrap } from '../api/client'
+import { ApiError, api, unwrap } from '../api/client'
 import { useMe } from '../auth/session'
 import { ErrorMessage } from '../components/ErrorMessage'
 import { Loading } from '../components/Layout'
@@ -35,6 +35,14 @@ export function PeopleSection({ clientId }: { clientId: string }) {
   const [email, setEmail] = useState('')
   const [newRole, setNewRole] = useState<string>('approver')
   const [sent, setSent] = useState<{ email: string; acceptUrl: string | null } | null>(null)
+  // A change that would leave the approval policy impossible is refused with a warning;
+  // the admin may repeat it on purpose (force) and fix the policy next.
+  const [forced, setForced] = useState<(() => Promise<unknown>) | null>(null)
+
+  function changePerson(request: (force: boolean) => Promise<unknown>) {
+    setForced(() => () => request(true))
+    void save.run(() => request(false))
+  }
 
   if (members.isPending) return <Loading />
   if (members.error) return <ErrorMessage error={members.error} />
@@ -67,6 +75,21 @@ export function PeopleSection({ clientId }: { clientId: string }) {
     <section aria-labelledby="people">
       <h2 id="people">{t('settings.people')}</h2>
       <ErrorMessage error={save.error} />
+      {save.error instanceof ApiError && save.error.breaksPolicy && forced && (
+        <p>
+          <button
+            type="button"
+            className="danger"
+            onClick={() => {
+              const again = forced
+              setForced(null)
+              void save.run(again)
+            }}
+          >
+            {t('settings.changeAnyway')}
+          </button>
+        </p>
+      )}
       <ul className="plain" data-testid="people">
         {people.map((m) => (
           <li key={m.id} className="row">
@@ -84,16 +107,17 @@ export function PeopleSection({ clientId }: { clientId: string }) {
                   <span className="sr-only">{t('settings.roleOf', { name: m.name || m.email })}</span>
                   <select
                     value={m.role}
-                    onChange={(e) =>
-                      void save.run(() =>
+                    onChange={(e) => {
+                      const role = e.target.value
+                      changePerson((force) =>
                         unwrap(
                           api.PATCH('/api/v1/memberships/{membership_id}', {
-                            params: { path: { membership_id: m.id } },
-                            body: { role: e.target.value },
+                            params: { path: { membership_id: m.id }, query: { force } },
+                            body: { role },
                           }),
                         ),
                       )
-                    }
+                    }}
                   >
                     {CLIENT_ROLES.map((r) => (
                       <option key={r} value={r}>
@@ -123,8 +147,12 @@ export function PeopleSection({ clientId }: { clientId: string }) {
                   type="button"
                   className="danger"
                   onClick={() =>
-                    void save.run(() =>
-                      unwrap(api.DELETE('/api/v1/memberships/{membership_id}', { params: { path: { membership_id: m.id } } })),
+                    changePerson((force) =>
+                      unwrap(
+                        api.DELETE('/api/v1/memberships/{membership_id}', {
+                          params: { path: { membership_id: m.id }, query: { force } },
+                        }),
+                      ),
                     )
                   }
                 >

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agencyhub.approvals import rules, service
+from agencyhub.approvals import policy_store, rules, service
 from agencyhub.approvals.models import Comment, Decision, Draft, Revision
 from agencyhub.approvals.schemas import (
     CommentCreate,
@@ -188,7 +188,7 @@ class ClientDraftsController(Controller):
 
 
 def policy_out(policy: rules.Policy, is_default: bool) -> PolicyOut:
-    as_json = service.policy_to_json(policy)
+    as_json = policy_store.policy_to_json(policy)
     return PolicyOut(
         normal=as_json["normal"],
         high=as_json["high"],

@@ -20,18 +20,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import structlog
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import Row, Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.approvals import rules, service
 from agencyhub.approvals.models import Draft, Revision
 from agencyhub.approvals.rules import Kind, Severity, Status
-from agencyhub.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from agencyhub.errors import DomainError, Forbidden, InvalidInput, NotFound
 from agencyhub.publishing.models import Channel, InboundItem
 from agencyhub.tenancy import rules as tenancy_rules
 from agencyhub.tenancy.rules import Actor
@@ -300,17 +300,24 @@ async def _approve_one(
                 wording=item.wording,
             )
     except DomainError as error:
-        return _refused(item.draft_id, error)
+        # The caller sees this draft, so a refusal still says where it stands.
+        now = (
+            await session.execute(
+                select(Draft.status, Draft.version).where(Draft.id == item.draft_id)
+            )
+        ).first()
+        return _refused(item.draft_id, error, now)
     return ItemOutcome(draft_id=draft.id, status=draft.status, version=draft.version)
 
 
-def _refused(draft_id: uuid.UUID, error: DomainError) -> ItemOutcome:
+def _refused(
+    draft_id: uuid.UUID, error: DomainError, current: Row[str, int] | None = None
+) -> ItemOutcome:
     log.info("queue.item_refused", item_id=str(draft_id), status=error.status_code)
-    current: dict[str, Any] = error.extra.get("current", {}) if isinstance(error, Conflict) else {}
     return ItemOutcome(
         draft_id=draft_id,
-        status=current.get("status"),
-        version=current.get("version"),
+        status=current.status if current else None,
+        version=current.version if current else None,
         error=error,
     )
 

@@ -158,6 +158,35 @@ def policy_problems(policy: Policy) -> list[tuple[str, str]]:
     return problems
 
 
+def unreachable_problems(policy: Policy, deciders: Mapping[str, int]) -> list[tuple[str, str]]:
+    """(severity, message) for each severity whose every way to approve needs more
+    people than the client has who can decide (``deciders``: role → how many)."""
+    problems: list[tuple[str, str]] = []
+    for severity in Severity:
+        requirement = policy.requirements.get(severity)
+        if requirement is None or any(
+            all(deciders.get(role, 0) >= needed for role, needed in alternative.items())
+            for alternative in requirement.alternatives
+        ):
+            continue
+        have = _people_phrase({role: deciders.get(role, 0) for role in sorted(requirement.roles())})
+        if len(requirement.alternatives) == 1:
+            needs = _people_phrase(requirement.alternatives[0])
+            message = f"needs {needs}, but the client has {have} who can decide"
+        else:
+            message = (
+                f"none of its ways to approve can be met: the client has {have} who can decide"
+            )
+        problems.append((f"{severity}", message))
+    return problems
+
+
+def _people_phrase(counts: Mapping[str, int]) -> str:
+    """``{"approver": 2, "executive": 1}`` → "2 approvers and 1 executive"."""
+    parts = [f"{n} {role}" + ("" if n == 1 else "s") for role, n in sorted(counts.items())]
+    return " and ".join(parts) if parts else "nobody"
+
+
 # --- the state machine ---------------------------------------------------------------
 
 
@@ -203,7 +232,7 @@ class Refused(Exception):
     def __init__(self, reason: str, kind: str = "conflict") -> None:
         super().__init__(reason)
         self.reason = reason
-        self.kind = kind  # "forbidden", "conflict" or "invalid"
+        self.kind = kind  # "forbidden", "conflict", "four_eyes" or "invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +319,9 @@ def _decide(facts: DraftFacts, request: Request, policy: Policy) -> Outcome:
     if request.action in (Action.REJECT, Action.REQUEST_CHANGES) and not request.comment.strip():
         raise Refused("say why: a comment is required", "invalid")
     if policy.four_eyes and request.who.user_id == facts.current_revision_author_id:
-        raise Refused("four-eyes rule: you wrote this revision, someone else must decide")
+        raise Refused(
+            "four-eyes rule: you wrote this revision, someone else must decide", "four_eyes"
+        )
     if request.action is Action.REJECT:
         return Outcome(status=Status.REJECTED, records_decision=True)
     if request.action is Action.REQUEST_CHANGES:

@@ -24,11 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agencyhub.approvals import decision_store, lifecycle, rules, writer
 from agencyhub.approvals.lifecycle import DraftState
 from agencyhub.approvals.models import ApprovalPolicy, Comment, Decision, Draft, Revision
+from agencyhub.approvals.policy_store import (
+    deciders_by_role,
+    load_policy,
+    policy_from,
+    policy_from_row,
+    policy_to_json,
+)
 from agencyhub.approvals.rules import Action, Kind, Refused, Severity, Status, Who
 from agencyhub.audit.models import Event
 from agencyhub.audit.record import record_event
 from agencyhub.db import flush_or_conflict, new_id, utcnow
-from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.errors import Conflict, Forbidden, FourEyes, InvalidInput, NotFound
 from agencyhub.escalation import enforcement
 from agencyhub.escalation.sla import load_sla_policy
 from agencyhub.publishing import service as publishing
@@ -127,34 +134,6 @@ async def get_draft_for(
 # --- policy --------------------------------------------------------------------------------
 
 
-def policy_from_row(row: ApprovalPolicy | None) -> rules.Policy:
-    if row is None:
-        return rules.DEFAULT_POLICY
-    return policy_from(row.requirements, row.four_eyes)
-
-
-def policy_from(requirements: dict[str, Any], four_eyes: bool) -> rules.Policy:
-    """The policy stored as ``requirements`` (JSON, see :func:`policy_to_json`)."""
-    return rules.Policy(
-        requirements={
-            severity: rules.Requirement(tuple(dict(alt) for alt in alternatives))
-            for severity, alternatives in requirements.items()
-        },
-        four_eyes=four_eyes,
-    )
-
-
-def policy_to_json(policy: rules.Policy) -> dict[str, list[dict[str, int]]]:
-    return {
-        str(severity): [dict(alt) for alt in requirement.alternatives]
-        for severity, requirement in policy.requirements.items()
-    }
-
-
-async def load_policy(session: AsyncSession, client_id: uuid.UUID) -> ApprovalPolicy | None:
-    return await session.scalar(select(ApprovalPolicy).where(ApprovalPolicy.client_id == client_id))
-
-
 async def get_policy(
     session: AsyncSession, actor: Actor, client_id: uuid.UUID
 ) -> tuple[rules.Policy, bool]:
@@ -177,7 +156,9 @@ async def set_policy(
         requirements={s: rules.Requirement(tuple(alts)) for s, alts in requirements.items()},
         four_eyes=four_eyes,
     )
-    problems = rules.policy_problems(policy)
+    problems = rules.policy_problems(policy) or rules.unreachable_problems(
+        policy, await deciders_by_role(session, client.id)
+    )
     if problems:
         field, message = problems[0]
         raise InvalidInput(message, field=field)
@@ -362,7 +343,8 @@ def _asked(ask: Callable[[], T]) -> T:
     try:
         return ask()
     except Refused as refused:
-        error = {"forbidden": Forbidden, "invalid": InvalidInput}.get(refused.kind, Conflict)
+        errors = {"forbidden": Forbidden, "invalid": InvalidInput, "four_eyes": FourEyes}
+        error = errors.get(refused.kind, Conflict)
         raise error(refused.reason[:1].upper() + refused.reason[1:] + ".") from refused
 
 
@@ -565,6 +547,10 @@ def _check_wording(count: int, wording: int | None) -> None:
             f"choose one of the {count} wordings (0 to {count - 1})", field="wording"
         )
     if wording is not None and not 0 <= wording < count:
+        if count == 1:
+            raise InvalidInput(
+                "this draft has one wording: send 0 or leave it out", field="wording"
+            )
         raise InvalidInput(f"must be between 0 and {count - 1}", field="wording")
 
 

@@ -39,6 +39,7 @@ from agencyhub.db.engine import (
     flush_or_conflict,
     serialise_writers,
     transaction,
+    writing_session,
 )
 from agencyhub.db.hooks import (
     after_commit,
@@ -106,4 +107,5 @@ __all__ = [
     "visible_agency_ids",
     "write_connection_scope",
     "writes_scope_in_statements",
+    "writing_session",
 ]

@@ -70,20 +70,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The session option that makes a unit of work take SQLite's write lock at BEGIN.
+WRITES = "agencyhub_writes"
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A deferred transaction that read first cannot upgrade to a write once another
+    # writer committed after its snapshot (SQLITE_BUSY_SNAPSHOT, "database is locked",
+    # not covered by the busy timeout). A unit of work that may write therefore begins
+    # IMMEDIATE: it waits for the write lock under the busy timeout, then reads the
+    # newest rows, so the loser of a race sees the winner's version and gets its 409.
+    immediate = connection.get_execution_options().get(WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TenantSession)
 
 
+def writing_session(
+    sessions: async_sessionmaker[AsyncSession], writes: bool = True
+) -> AsyncSession:
+    """A session whose transaction may write: on SQLite it begins with the write lock
+    (see :func:`_sqlite_begin`); PostgreSQL ignores the option."""
+    return sessions(execution_options={WRITES: writes})
+
+
 @asynccontextmanager
 async def transaction(
-    sessions: async_sessionmaker[AsyncSession], scope: Scope = ANONYMOUS
+    sessions: async_sessionmaker[AsyncSession], scope: Scope = ANONYMOUS, *, writes: bool = True
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error."""
-    async with sessions() as session:
+    """One unit of work: commit on success, roll back on any error. ``writes=False``
+    for one that only reads, so on SQLite it does not wait for the writer."""
+    async with writing_session(sessions, writes) as session:
         session.info["scope"] = scope
         if scope.system is not None:
             log.info("db.system_scope", reason=scope.system)

@@ -29,6 +29,7 @@ from agencyhub.escalation.service import (
     client_people,
     record,
     users_by_id,
+    why_cannot_decide,
 )
 from agencyhub.tenancy import rules as tenancy_rules
 from agencyhub.tenancy.models import Client, User
@@ -117,7 +118,8 @@ async def load_rota(
 
 
 async def on_duty_people(session: AsyncSession, client_id: uuid.UUID) -> frozenset[uuid.UUID]:
-    return frozenset(await client_people(session, client_id, ON_DUTY_ROLES))
+    """Who may be on duty: the client's approvers and executives who can decide."""
+    return frozenset(await client_people(session, client_id, ON_DUTY_ROLES, deciding=True))
 
 
 async def get_rota(
@@ -236,8 +238,9 @@ async def create_override(
 async def _check_override_people(
     session: AsyncSession, client: Client, data: OverrideCreate
 ) -> None:
-    if data.substitute_id not in await on_duty_people(session, client.id):
-        raise InvalidInput("is not an approver or executive of this client", field="substituteId")
+    reason = await why_cannot_decide(session, client.id, data.substitute_id)
+    if reason is not None:
+        raise InvalidInput(reason, field="substituteId")
     if data.replaces is None:
         return
     if data.replaces == data.substitute_id:

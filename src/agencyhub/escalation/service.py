@@ -45,15 +45,33 @@ async def access_client(session: AsyncSession, actor: Actor, client_id: uuid.UUI
 
 
 async def client_people(
-    session: AsyncSession, client_id: uuid.UUID, roles: Collection[str]
+    session: AsyncSession, client_id: uuid.UUID, roles: Collection[str], *, deciding: bool = False
 ) -> dict[uuid.UUID, str]:
-    """Members of the client holding one of ``roles``: user id → role."""
-    rows = await session.execute(
-        select(Membership.user_id, Membership.role).where(
-            Membership.client_id == client_id, Membership.role.in_(sorted(roles))
-        )
+    """Members of the client holding one of ``roles``: user id → role; with
+    ``deciding``, only those who can decide in it (:meth:`Membership.can_decide`)."""
+    query = select(Membership.user_id, Membership.role).where(
+        Membership.client_id == client_id, Membership.role.in_(sorted(roles))
     )
-    return {user_id: role for user_id, role in rows}
+    if deciding:
+        query = query.where(Membership.can_decide())
+    return {user_id: role for user_id, role in await session.execute(query)}
+
+
+async def why_cannot_decide(
+    session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    """Why ``user_id`` cannot be on this client's duty (None: they can): the message a
+    rota or override names them with."""
+    membership = await session.scalar(
+        select(Membership).where(Membership.client_id == client_id, Membership.user_id == user_id)
+    )
+    if membership is None or membership.role not in ON_DUTY_ROLES:
+        return "is not an approver or executive of this client"
+    if not membership.confirmed:
+        return "cannot be on duty before another client admin confirms their membership"
+    if user_id not in await client_people(session, client_id, ON_DUTY_ROLES, deciding=True):
+        return "is agency staff and cannot decide for this client, so cannot be on its duty"
+    return None
 
 
 async def users_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, User]:

@@ -118,7 +118,8 @@ def _people_query() -> Any:
             Membership.client_id == bindparam("client_id"),
             Membership.role.in_(sorted(CLIENT_ROLES)),
             # Paging someone who may not decide yet would only lose time.
-            or_(Membership.role.not_in(sorted(ON_DUTY_ROLES)), Membership.is_confirmed()),
+            # Nor someone whose agency role overshadows their client role.
+            or_(Membership.role.not_in(sorted(ON_DUTY_ROLES)), Membership.can_decide()),
         )
     )
 

@@ -335,7 +335,8 @@ class LiveHub:
         self, actor: Actor, last_event_id: int | None
     ) -> tuple[int, list[rules.LiveEvent]]:
         """The newest id, and (when resuming) up to REPLAY_LIMIT + 1 missed events."""
-        async with transaction(self.db.sessions, Scope(user_id=actor.user_id)) as session:
+        reading = transaction(self.db.sessions, Scope(user_id=actor.user_id), writes=False)
+        async with reading as session:
             await _user_scope(session, actor)
             head = await service.head(session)
             if last_event_id is None or last_event_id >= head:

@@ -516,6 +516,14 @@ class ClientController(Controller):
         await assignments.unassign_editor(session, actor, client_id, membership_id)
 
 
+_Force = Annotated[
+    bool,
+    QueryParameter(
+        description="Go ahead although the client's approval policy could then no longer be met."
+    ),
+]
+
+
 class MembershipController(Controller):
     path = "/api/v1/memberships/{membership_id:uuid}"
     tags = ["memberships"]
@@ -527,8 +535,13 @@ class MembershipController(Controller):
         actor: NamedDependency[Actor],
         membership_id: FromPath[uuid.UUID],
         data: JSONBody[MembershipUpdate],
+        force: _Force = False,
     ) -> MemberOut:
-        membership = await service.change_membership(session, actor, membership_id, data.role)
+        """Change a role; 409 ``policy-impossible`` when the client's approval policy could
+        no longer be met, unless ``force``."""
+        membership = await service.change_membership(
+            session, actor, membership_id, data.role, force=force
+        )
         assert membership is not None
         user = await session.get(User, membership.user_id)
         assert user is not None
@@ -540,8 +553,11 @@ class MembershipController(Controller):
         session: NamedDependency[AsyncSession],
         actor: NamedDependency[Actor],
         membership_id: FromPath[uuid.UUID],
+        force: _Force = False,
     ) -> None:
-        await service.change_membership(session, actor, membership_id, None)
+        """Remove someone; 409 ``policy-impossible`` when the client's approval policy could
+        no longer be met, unless ``force``."""
+        await service.change_membership(session, actor, membership_id, None, force=force)
 
     @post("/confirm", status_code=200)
     async def confirm(

@@ -5,8 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, or_, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    exists,
+    or_,
+    text,
+)
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from agencyhub.db import (
@@ -19,7 +30,7 @@ from agencyhub.db import (
     tenant_criteria,
     utcnow,
 )
-from agencyhub.tenancy.rules import AGENCY_ROLES, ALL_ROLES, CLIENT_ROLES
+from agencyhub.tenancy.rules import AGENCY_MANAGERS, AGENCY_ROLES, ALL_ROLES, CLIENT_ROLES
 
 
 def _sql_in(values: frozenset[str]) -> str:
@@ -129,6 +140,33 @@ class Membership(IdMixin, TimestampMixin, TenantOwned, Base):
     def is_confirmed(cls) -> ColumnElement[bool]:
         """:attr:`confirmed` in SQL."""
         return or_(cls.invited_by_agency.is_(False), cls.confirmed_at.is_not(None))
+
+    @classmethod
+    def acts_in_client_role(cls) -> ColumnElement[bool]:
+        """A client membership its person acts in (tenancy.rules.role_at_client): they
+        hold no agency role reaching the client. Agency staff invited into a client keep
+        acting as agency staff there, so such a membership never decides."""
+        staff = aliased(Membership)
+        reaches_client = or_(
+            staff.role.in_(sorted(AGENCY_MANAGERS)),
+            exists().where(
+                ClientAssignment.membership_id == staff.id,
+                ClientAssignment.client_id == cls.client_id,
+            ),
+        )
+        agency_role = exists().where(
+            staff.agency_id == cls.agency_id,
+            staff.client_id.is_(None),
+            staff.user_id == cls.user_id,
+            reaches_client,
+        )
+        return ~agency_role
+
+    @classmethod
+    def can_decide(cls) -> ColumnElement[bool]:
+        """A membership whose person can decide in its role today: confirmed, and not
+        overshadowed by an agency role (the role itself is the caller's filter)."""
+        return and_(cls.is_confirmed(), cls.acts_in_client_role())
 
     @classmethod
     def scope_criteria(cls, scope: Scope) -> ColumnElement[bool]:

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from agencyhub.approvals.policy_store import impossible_after_change
 from agencyhub.audit.record import record_event
 from agencyhub.db import enter_tenant, utcnow
-from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from agencyhub.errors import Conflict, Forbidden, InvalidInput, NotFound, PolicyWouldBreak
 from agencyhub.tenancy import rules
 from agencyhub.tenancy.models import Agency, Client, Membership, User
 from agencyhub.tenancy.rules import Actor, Grant, Role
@@ -250,9 +251,18 @@ async def client_has_admin(session: AsyncSession, client_id: uuid.UUID | None) -
 
 
 async def change_membership(
-    session: AsyncSession, actor: Actor, membership_id: uuid.UUID, new_role: str | None
+    session: AsyncSession,
+    actor: Actor,
+    membership_id: uuid.UUID,
+    new_role: str | None,
+    *,
+    force: bool = False,
 ) -> Membership | None:
-    """Change someone's role, or remove the membership when ``new_role`` is None."""
+    """Change someone's role, or remove the membership when ``new_role`` is None.
+
+    A change that would leave the client's approval policy impossible is refused with a
+    warning naming what breaks, unless ``force``: the admin may fix the policy next.
+    """
     membership = await get_membership_for(session, actor, membership_id)
     target = _grant_of(membership)
     if new_role is not None and not rules.role_fits_scope(new_role, membership.client_id):
@@ -265,6 +275,8 @@ async def change_membership(
     owners = await _owner_count(session, membership.agency_id)
     if rules.would_orphan_agency(target, new_role, owners):
         raise Conflict("The agency must keep at least one owner.")
+    if new_role != membership.role:
+        await _warn_if_policy_breaks(session, membership, new_role, force=force)
     event_payload = {"userId": str(membership.user_id), "role": membership.role}
     if new_role is None:
         await session.delete(membership)
@@ -286,6 +298,25 @@ async def change_membership(
         payload=event_payload,
     )
     return None if new_role is None else membership
+
+
+async def _warn_if_policy_breaks(
+    session: AsyncSession, membership: Membership, new_role: str | None, *, force: bool
+) -> None:
+    broken = await impossible_after_change(session, membership, new_role)
+    if not broken:
+        return
+    severities = ", ".join(severity for severity, _ in broken)
+    if force:
+        log.info("membership.policy_left_impossible", severities=severities)
+        return
+    change = "Removing this person" if new_role is None else "This role change"
+    raise PolicyWouldBreak(
+        f"{change} leaves the approval policy impossible for {severities} items: "
+        + "; ".join(f"{severity} {message}" for severity, message in broken)
+        + ". Change the approval policy first, or repeat the change with force=true.",
+        errors=[{"field": severity, "message": message} for severity, message in broken],
+    )
 
 
 async def _owner_count(session: AsyncSession, agency_id: uuid.UUID) -> int:
