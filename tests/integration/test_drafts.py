@@ -26,7 +26,7 @@ async def test_post_goes_from_draft_to_approved(client, database, passwords):
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
 
-    detail = (await approver.get(f"/api/v1/drafts/{draft['id']}")).json()
+    detail = (await editor.get(f"/api/v1/drafts/{draft['id']}")).json()
     assert [e["type"] for e in detail["timeline"]] == [
         "draft.created",
         "revision.created",
@@ -34,6 +34,9 @@ async def test_post_goes_from_draft_to_approved(client, database, passwords):
         "draft.approved",
     ]
     assert detail["decisions"][0]["role"] == "approver"
+    # The client sees the draft from its submission on (issue #14, item 8).
+    seen = (await approver.get(f"/api/v1/drafts/{draft['id']}")).json()
+    assert [e["type"] for e in seen["timeline"]] == ["draft.submitted", "draft.approved"]
 
 
 async def test_agency_roles_cannot_approve(client, database, passwords):

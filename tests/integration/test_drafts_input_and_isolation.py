@@ -136,7 +136,7 @@ async def test_reply_with_wordings_needs_a_choice(setup, client):
 
 async def test_viewers_cannot_write_and_internal_comments_are_agency_only(setup, client):
     world, owner, client_id, channel = setup
-    draft = await make_post(owner, client_id, channel["id"])
+    draft = await submit(owner, await make_post(owner, client_id, channel["id"]))
     await owner.post(
         f"/api/v1/drafts/{draft['id']}/comments",
         json={"body": "Intern: Preis prüfen", "visibility": "internal"},
@@ -171,6 +171,11 @@ async def test_inbound_items_are_idempotent_and_severity_flows_to_replies(setup,
         f"/api/v1/clients/{client_id}/drafts",
         json={"kind": "reply", "inboundItemId": first["id"], "body": "Danke"},
     )
+    unfinished = await owner.post(
+        f"/api/v1/clients/{client_id}/drafts",
+        json={"kind": "reply", "inboundItemId": first["id"], "body": "Noch nicht fertig"},
+    )
+    await submit(owner, reply.json())
     approver = await sign_in(client, world.users["a1.approver"].email)
     raised = await approver.patch(
         f"/api/v1/inbound-items/{first['id']}", json={"severity": "crisis"}
@@ -178,6 +183,10 @@ async def test_inbound_items_are_idempotent_and_severity_flows_to_replies(setup,
     assert raised.json()["severity"] == "crisis"
     detail = (await approver.get(f"/api/v1/drafts/{reply.json()['id']}")).json()
     assert detail["draft"]["severity"] == "crisis"
+    # The unfinished reply follows too, though the client does not see it yet.
+    detail = (await owner.get(f"/api/v1/drafts/{unfinished.json()['id']}")).json()
+    assert detail["draft"]["severity"] == "crisis"
+    assert (await approver.get(f"/api/v1/drafts/{unfinished.json()['id']}")).status_code == 404
 
 
 async def test_approval_policy_is_set_by_the_client_admin(setup, client):

@@ -19,7 +19,7 @@ from agencyhub.db import Database, Scope, create_engine, transaction
 from agencyhub.tenancy import auth
 from agencyhub.tenancy.models import Client
 from agencyhub.tenancy.rules import Actor
-from tests.approvals_helpers import client_of, make_channel, make_post
+from tests.approvals_helpers import client_of, make_channel, make_post, submit
 from tests.factories import World, make_world
 from tests.helpers import sign_in
 
@@ -111,7 +111,7 @@ async def draft_with_comments(client: Any, world: World) -> dict[str, Any]:
     owner = await sign_in(client, world.users["a.owner"].email)
     channel = await make_channel(owner, client_of(world))
     editor = await sign_in(client, world.users["a.editor"].email)
-    draft = await make_post(editor, client_of(world), channel["id"])
+    draft = await submit(editor, await make_post(editor, client_of(world), channel["id"]))
     for visibility in ("shared", "internal"):
         response = await editor.post(
             f"/api/v1/drafts/{draft['id']}/comments",
@@ -148,8 +148,8 @@ async def test_lists_the_clients_events_newest_first(client, database, passwords
     assert ids == sorted(ids, reverse=True)
     assert types_of(page) == [
         "comment.added",  # the shared one; the internal one is the agency's
-        "revision.created",
-        "draft.created",
+        # The client sees the draft from its submission on (issue #14, item 8).
+        "draft.submitted",
         "channel.created",
     ]
     assert page["nextCursor"] is None
@@ -178,7 +178,7 @@ async def test_filters_by_type_exact_repeated_comma_separated_and_prefix(
     commas = await events(client, headers, a1, type="channel.created,draft.created")
     assert types_of(commas) == types_of(repeated)
     prefix = await events(client, headers, a1, type="draft.*")
-    assert types_of(prefix) == ["draft.created"]
+    assert types_of(prefix) == ["draft.submitted", "draft.created"]
     mixed = await events(client, headers, a1, type="comment.*,channel.created")
     assert types_of(mixed) == ["comment.added", "comment.added", "channel.created"]
     none = await events(client, headers, a1, type="draft.approved")
@@ -202,13 +202,23 @@ async def test_filters_byactor_of(client, database, passwords):
     owner = await sign_in(client, world.users["a.owner"].email)
     channel = await make_channel(owner, client_of(world))
     editor = await sign_in(client, world.users["a.editor"].email)
-    await make_post(editor, client_of(world), channel["id"])
+    await submit(editor, await make_post(editor, client_of(world), channel["id"]))
+    await make_post(owner, client_of(world), channel["id"])
+    agency = await bearer(client, world, "a.admin")
     headers = await bearer(client, world, "a1.approver")
 
-    page = await events(client, headers, client_of(world), actorId=str(world.user_id("a.editor")))
-
-    assert types_of(page) == ["revision.created", "draft.created"]
+    by_editor = {"actorId": str(world.user_id("a.editor"))}
+    page = await events(client, agency, client_of(world), **by_editor)
+    assert types_of(page) == ["draft.submitted", "revision.created", "draft.created"]
     assert {i["actorUserId"] for i in page["items"]} == {str(world.user_id("a.editor"))}
+    # The client: from submission on, and the owner's unfinished draft not at all.
+    assert types_of(await events(client, headers, client_of(world), **by_editor)) == [
+        "draft.submitted"
+    ]
+    by_owner = {"actorId": str(world.user_id("a.owner"))}
+    assert types_of(await events(client, headers, client_of(world), **by_owner)) == [
+        "channel.created"
+    ]
 
 
 async def test_filters_by_subject(client, database, passwords):

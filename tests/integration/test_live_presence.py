@@ -8,7 +8,7 @@ import pytest
 
 from agencyhub.db import Database
 from agencyhub.tenancy.secrets import Passwords
-from tests.approvals_helpers import make_channel, make_post
+from tests.approvals_helpers import make_channel, make_post, submit
 from tests.factories import make_world
 from tests.helpers import sign_in
 
@@ -22,7 +22,7 @@ async def test_presence_marks_are_listed_and_tenant_isolated(
     a1, a2, b1 = (world.clients[k].id for k in ("a1", "a2", "b1"))
     owner = await sign_in(pg_client, world.users["a.owner"].email)
     channel = await make_channel(owner, a1)
-    draft = await make_post(owner, a1, channel["id"])
+    draft = await submit(owner, await make_post(owner, a1, channel["id"]))
 
     # Given the client's approver marks that they are looking at the draft
     approver = await sign_in(pg_client, world.users["a1.approver"].email)

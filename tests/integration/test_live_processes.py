@@ -39,6 +39,14 @@ async def _setup(server: Server, world: World) -> tuple[Login, dict[str, Any]]:
         f"/api/v1/clients/{client_id}/drafts",
         json={"kind": "post", "channelId": channel["id"], "body": "Frische Brötchen"},
     )
+    # Submitted, so the client's people see it (and its shared comments' events).
+    draft = await api(
+        server,
+        editor,
+        "POST",
+        f"/api/v1/drafts/{draft['id']}/submit",
+        json={"version": draft["version"]},
+    )
     return editor, draft
 
 
@@ -71,21 +79,26 @@ async def test_events_caused_on_one_process_reach_subscribers_on_the_other_in_or
             await _comment(b, editor, draft, n, "internal" if n == 2 else "shared")
 
         # Then staff receive every event in id order, the internal comment included
-        seen = await staff.events(8)
+        seen = await staff.events(9)
         ids = [m["id"] for m in seen]
         assert ids == sorted(ids)
-        assert len(set(ids)) == 8
+        assert len(set(ids)) == 9
         assert [m["event"] for m in seen] == [
             "channel.created",
             "draft.created",
             "revision.created",
+            "draft.submitted",
         ] + ["comment.added"] * 5
-        assert [m.get("visibility") for m in seen[3:]] == ["shared"] * 2 + ["internal"] + [
+        assert [m.get("visibility") for m in seen[4:]] == ["shared"] * 2 + ["internal"] + [
             "shared"
         ] * 2
-        # And the client's approver receives the same minus the internal comment
-        shared = await approver.events(7)
-        expected = [m["id"] for m in seen if m.get("visibility") != "internal"]
+        # And the client's approver receives the same minus the internal comment and
+        # what happened before the draft was submitted
+        shared = await approver.events(6)
+        unseen = {"draft.created", "revision.created"}
+        expected = [
+            m["id"] for m in seen if m.get("visibility") != "internal" and m["event"] not in unseen
+        ]
         assert [m["id"] for m in shared] == expected
         assert all(m["clientId"] == str(world.clients["a1"].id) for m in shared)
         # And nobody else receives anything
@@ -171,14 +184,15 @@ async def test_server_sent_events_resume_from_last_event_id(
             assert bad.status_code == 422
             assert bad.headers["content-type"].startswith("application/problem+json")
             assert (await http.get("/api/v1/live/sse")).status_code == 401
-            # Resuming from 0: ready, then the 5 events the approver may see, in order
+            # Resuming from 0: ready, then the 4 events the approver may see, in order
+            # (the channel, the submission and two shared comments)
             headers = {"cookie": approver.cookie, "last-event-id": "0"}
             async with http.stream("GET", "/api/v1/live/sse", headers=headers) as stream:
                 assert stream.headers["content-type"].startswith("text/event-stream")
-                frames = await _sse_frames(stream, 6)
+                frames = await _sse_frames(stream, 5)
         assert frames[0]["event"] == "ready"
         events = frames[1:]
-        assert [f["event"] for f in events] == ["event"] * 5
+        assert [f["event"] for f in events] == ["event"] * 4
         ids = [int(f["id"]) for f in events]
         assert ids == sorted(ids)
         assert all('"internal"' not in f["data"] for f in events)

@@ -93,6 +93,13 @@ class Who:
         return self.role in AGENCY_ROLES
 
 
+def sees_draft(who: Who, *, submitted: bool, author_id: uuid.UUID | None) -> bool:
+    """The client sees a draft from its first submission on; before that it is the
+    agency's unfinished work (its own author, client staff drafting for themselves,
+    sees it too)."""
+    return who.is_agency or submitted or (who.user_id is not None and who.user_id == author_id)
+
+
 # --- approval policy -------------------------------------------------------------------
 
 

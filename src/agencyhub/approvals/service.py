@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.approvals import decision_store, lifecycle, rules, writer
@@ -120,14 +120,15 @@ async def get_draft_for(
     ):
         raise NotFound("No such draft.")
     draft, client, revision, policy_row = found
+    who = who_at(actor, client)
+    if not rules.sees_draft(
+        who, submitted=draft.submitted_at is not None, author_id=draft.created_by_id
+    ):
+        raise NotFound("No such draft.")
     await enter_agency(session, client.agency_id)
     structlog.contextvars.bind_contextvars(draft_id=str(draft.id), client_id=str(client.id))
     return DraftAccess(
-        draft=draft,
-        client=client,
-        who=who_at(actor, client),
-        revision=revision,
-        policy_row=policy_row,
+        draft=draft, client=client, who=who, revision=revision, policy_row=policy_row
     )
 
 
@@ -478,11 +479,16 @@ async def _lock_for_decision(
     ):
         raise NotFound("No such draft.")
     row = target.row
+    role = tenancy_rules.role_at_client(actor, row.client_agency_id, row.client_id)
+    who = Who(user_id=actor.user_id, role=role)
+    if not rules.sees_draft(
+        who, submitted=row.submitted_at is not None, author_id=row.created_by_id
+    ):
+        raise NotFound("No such draft.")
     await enter_agency(session, row.client_agency_id)
     structlog.contextvars.bind_contextvars(draft_id=str(row.id), client_id=str(row.client_id))
     require_confirmed(actor, row.client_agency_id, row.client_id)
-    role = tenancy_rules.role_at_client(actor, row.client_agency_id, row.client_id)
-    return target, Who(user_id=actor.user_id, role=role)
+    return target, who
 
 
 def require_confirmed(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID) -> None:
@@ -706,6 +712,11 @@ async def list_drafts(
 ) -> Sequence[Draft]:
     client = await get_client_for(session, actor, client_id)
     query = select(Draft).where(Draft.client_id == client.id)
+    if not who_at(actor, client).is_agency:
+        # From submission on (rules.sees_draft): before, only its own author sees it.
+        query = query.where(
+            or_(Draft.submitted_at.is_not(None), Draft.created_by_id == actor.user_id)
+        )
     if status:
         query = query.where(Draft.status == status)
     return (await session.scalars(query.order_by(Draft.updated_at.desc()).limit(limit))).all()

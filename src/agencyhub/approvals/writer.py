@@ -22,6 +22,7 @@ from agencyhub.approvals.lifecycle import AuditEvent, Change, DraftState
 from agencyhub.approvals.models import Draft
 from agencyhub.approvals.rules import Action, Severity, Status, Who
 from agencyhub.audit.record import record_event
+from agencyhub.audit.rules import INTERNAL_FLAG
 
 
 def apply(draft: Draft, change: Change) -> None:
@@ -33,7 +34,14 @@ def apply(draft: Draft, change: Change) -> None:
 async def record(
     session: AsyncSession, draft: Any, actor_id: uuid.UUID | None, event: AuditEvent
 ) -> None:
-    """The change's audit event; ``draft`` is the ORM row or a Core row of it."""
+    """The change's audit event; ``draft`` is the ORM row or a Core row of it.
+
+    Until its first submission a draft is the agency's unfinished work: its events are
+    agency-internal, so no client role reads them in the feed or the audit trail.
+    """
+    payload = event.payload
+    if draft.submitted_at is None:
+        payload = {**payload, INTERNAL_FLAG: True}
     await record_event(
         session,
         type=event.type,
@@ -43,7 +51,7 @@ async def record(
         subject_id=draft.id,
         actor_user_id=actor_id,
         actor_kind="user" if actor_id else "system",
-        payload=event.payload,
+        payload=payload,
     )
 
 
