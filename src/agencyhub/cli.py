@@ -88,10 +88,43 @@ def _seed_demo_content(settings: Settings) -> None:
     click.echo(asyncio.run(seed()))
 
 
+def _duty_now(settings: Settings) -> dict[str, str]:
+    """Each demo person on duty or deputy right now (e-mail → what), so the reader
+    watches the inbox the emergency plan pages first."""
+    from sqlalchemy import select
+
+    from agencyhub.db import Database, Scope, transaction, utcnow
+    from agencyhub.escalation.rota import on_duty_at
+    from agencyhub.tenancy.models import Client
+
+    async def read() -> dict[str, str]:
+        database = Database.from_settings(settings)
+        roles: dict[str, str] = {}
+        try:
+            async with transaction(database.sessions, Scope.for_system("demo.duty")) as session:
+                for client in await session.scalars(select(Client)):
+                    duty = await on_duty_at(session, client, utcnow())
+                    for deputy in duty.deputies:
+                        roles[deputy.email] = "deputy now"
+                    if duty.person is not None:
+                        until = (
+                            duty.until.strftime("%Y-%m-%d %H:%M UTC")
+                            if duty.until
+                            else "further notice"
+                        )
+                        roles[duty.person.email] = f"ON DUTY now, until {until}"
+        finally:
+            await database.dispose()
+        return roles
+
+    return asyncio.run(read())
+
+
 def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: int) -> None:
     from agencyhub.tenantfiles.files import load_tenant_files
 
     specs = load_tenant_files(files, environment=settings.environment)
+    duty = _duty_now(settings)
     click.echo("")
     click.secho(f"AgencyHub demo on http://{host}:{port}  (API docs: /schema)", bold=True)
     for spec in specs:
@@ -100,7 +133,8 @@ def _print_demo_logins(settings: Settings, files: list[Path], host: str, port: i
             click.echo(f"    {person.email:<36} {person.role}")
         for client in spec.clients:
             for person in client.people:
-                click.echo(f"    {person.email:<36} {person.role} at {client.name}")
+                note = f" ({duty[person.email]})" if person.email in duty else ""
+                click.echo(f"    {person.email:<36} {person.role} at {client.name}{note}")
         if spec.demo_password:
             click.echo(f"    password for every login above: {spec.demo_password}")
     click.echo("")

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -61,7 +61,7 @@ from agencyhub.escalation.publisher import Publication
 from agencyhub.escalation.steps import Ports
 from agencyhub.publishing.models import InboundItem
 from agencyhub.tenancy.auth import load_actor
-from tests.factories import PASSWORD, World, make_world
+from tests.factories import PASSWORD, World, grant, make_user, make_world
 
 pytestmark = pytest.mark.postgres
 
@@ -316,7 +316,11 @@ async def test_a_crisis_item_with_a_2_second_sla_escalates_and_the_template_is_p
         f"on {utcnow().date().isoformat()}"
     )
     assert note.actor_kind == "system"
+    # No rota: the approvers are paged first (reminder, step 1), the executive at step 2.
     notified = await rows(pg, Notification, user_id=executive.id)
+    assert {n.kind for n in notified} == {"escalation.step"}
+    approver = scenario.world.users["a1.approver"]
+    notified = await rows(pg, Notification, user_id=approver.id)
     assert {n.kind for n in notified} == {"escalation.reminder", "escalation.step"}
     [finished] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
     assert finished.next_step is None
@@ -906,3 +910,150 @@ async def test_steps_due_together_run_in_one_transaction_each_exactly_once(
     [armed] = await rows(pg, DraftEscalation, draft_id=first.draft_id)
     assert armed.next_step == 2  # armed for the next step, with a fresh token
     assert armed.token != together[0].token
+
+
+async def add_second_approver(pg, passwords, world: World) -> None:
+    second = await make_user(pg, passwords, "a1.approver2@example.com")
+    world.users["a1.approver2"] = second
+    await grant(pg, second, world.agencies["a"], "approver", world.clients["a1"])
+
+
+async def step_event(pg, draft_id: uuid.UUID, step: int) -> Event:
+    [found] = [
+        e
+        for e in await draft_events(pg, draft_id)
+        if e.type in ("draft.reminder_sent", "draft.escalated") and e.payload["step"] == step
+    ]
+    return found
+
+
+async def test_a_step_pages_who_can_still_decide_not_who_already_approved(
+    no_broker, api, pg, passwords
+):
+    """Issue #14, item 2: the approver on duty approved (1 of the 2 a crisis needs); the
+    reminder goes to the approver who can complete it, and the event says why."""
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    world, client_id = scenario.world, scenario.world.clients["a1"].id
+    await add_second_approver(pg, passwords, world)
+    admin = await api(world.users["a1.client_admin"].email)
+    rota_path = f"/api/v1/clients/{client_id}/rota"
+    assert (await admin.put(rota_path, json=rota_of(world, "a1.approver"))).status_code == 200
+    draft = await submit_due_in(pg, scenario, -1)
+    on_duty = await api(world.users["a1.approver"].email)
+    approved = await on_duty.post(
+        f"/api/v1/drafts/{draft['id']}/decisions",
+        json={"decision": "approve", "version": draft["version"]},
+    )
+    assert approved.json()["status"] == "pending", approved.text
+
+    assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None  # reminder
+
+    approver, second = str(world.user_id("a1.approver")), str(world.user_id("a1.approver2"))
+    assert (await notified_by_step(pg, scenario.draft_id))[0] == [second]
+    event = await step_event(pg, scenario.draft_id, 0)
+    assert event.payload["reasons"] == {
+        second: "approver: the person on duty has already approved this revision"
+    }
+    assert event.payload["passedOver"] == {approver: "has already approved this revision"}
+
+
+async def test_without_a_rota_every_approver_is_paged_first_and_the_gap_contact_after(
+    no_broker, api, pg, passwords
+):
+    """Issue #14, item 5: no rota used to page the executive (the gap contact) first
+    while the approvers got nothing."""
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    world = scenario.world
+    await add_second_approver(pg, passwords, world)
+    admin = await api(world.users["a1.client_admin"].email)
+    plan = {
+        "steps": [
+            {"afterMinutes": 0, "notify": ["on_duty"]},
+            {"afterMinutes": 0, "notify": ["deputies"]},
+        ]
+    }
+    plan_path = f"/api/v1/clients/{world.clients['a1'].id}/emergency-plan"
+    assert (await admin.put(plan_path, json=plan)).status_code == 200
+    await submit_due_in(pg, scenario, -1)
+
+    for _ in range(3):  # the reminder, step 1 (on duty), step 2 (deputies)
+        assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None
+
+    approvers = sorted(
+        [str(world.user_id("a1.approver")), str(world.user_id("a1.approver2"))],
+        key=lambda u: u,
+    )
+    paged = await notified_by_step(pg, scenario.draft_id)
+    assert sorted(paged[0]) == approvers
+    assert sorted(paged[1]) == approvers
+    assert paged[2] == [str(world.user_id("a1.executive"))]  # the gap contact
+    first = await step_event(pg, scenario.draft_id, 1)
+    assert set(first.payload["reasons"].values()) == {"approver: nobody is on duty"}
+    after = await step_event(pg, scenario.draft_id, 2)
+    assert after.payload["reasons"] == {
+        str(world.user_id("a1.executive")): "gap contact: nobody is on duty"
+    }
+
+
+# --- a severity change and the fallback (issue #14, item 1) ---------------------------------
+
+
+async def lower_to_normal(api, scenario: Scenario, draft: dict[str, Any], who: str) -> dict:
+    caller = await api(scenario.world.users[who].email)
+    response = await caller.patch(
+        f"/api/v1/drafts/{draft['id']}", json={"version": draft["version"], "severity": "normal"}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_an_agency_downgrade_keeps_the_crisis_deadline_but_never_its_fallback(
+    no_broker, api, pg, passwords
+):
+    """A crisis reply lowered to normal by agency staff: the humans are still paged at the
+    crisis deadline, but the holding statement does not go out under an ordinary item."""
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    draft = await submit_due_in(pg, scenario, -1)
+    [armed] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+
+    lowered = await lower_to_normal(api, scenario, draft, "a.owner")
+
+    assert lowered["severity"] == "normal"
+    assert datetime.fromisoformat(lowered["slaDueAt"]) == armed.sla_due_at
+    for _ in range(3):  # the reminder, step 1, step 2 with the fallback
+        assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is None
+    assert ports.publisher.published == []
+    assert await draft_status(pg, scenario.draft_id) == "pending"
+    [skipped] = [
+        e for e in await draft_events(pg, scenario.draft_id) if e.type == "draft.fallback_skipped"
+    ]
+    assert skipped.payload["reason"] == (
+        "the item was lowered from crisis to normal and kept the crisis deadline; a fallback"
+        " applies only at its own severity"
+    )
+    [changed] = [
+        e for e in await draft_events(pg, scenario.draft_id) if e.type == "draft.severity_changed"
+    ]
+    assert changed.payload["deadlineKept"] is True
+
+
+async def test_a_client_downgrade_recomputes_the_deadline_and_the_plan_follows(
+    no_broker, api, pg, passwords
+):
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    draft = await submit_due_in(pg, scenario, -1)
+    [armed] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+
+    lowered = await lower_to_normal(api, scenario, draft, "a1.approver")
+
+    due = datetime.fromisoformat(lowered["slaDueAt"])
+    assert due > armed.sla_due_at + timedelta(minutes=30)  # the normal target, from submission
+    [moved] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+    assert moved.sla_due_at == due
+    assert moved.deadline_severity == "normal"
+    assert moved.next_due_at is not None
+    assert moved.next_due_at > utcnow() + timedelta(minutes=30)  # its own reminder, or due
+    assert (await run_next_step(pg, scenario.draft_id, Ports())).skipped is Skip.NOT_DUE

@@ -42,8 +42,9 @@ def state(
     *,
     submitted_at: datetime | None = None,
     sla_due_at: datetime | None = None,
+    severity: Severity = Severity.NORMAL,
 ) -> DraftState:
-    return DraftState(status, 3, Severity.NORMAL, submitted_at=submitted_at, sla_due_at=sla_due_at)
+    return DraftState(status, 3, severity, submitted_at=submitted_at, sla_due_at=sla_due_at)
 
 
 def facts_of(draft: DraftState) -> DraftFacts:
@@ -173,6 +174,30 @@ def test_a_higher_severity_brings_the_deadline_closer_and_never_pushes_it_back()
     assert back is not None
     assert back.values["sla_due_at"] == change.values["sla_due_at"]
     assert lifecycle.change_severity(draft, Severity.NORMAL, sla=SLA) is None
+
+
+def test_a_downgrade_by_the_client_recomputes_the_deadline_by_the_agency_keeps_it() -> None:
+    """Issue #14, item 1: the client decides what an item is worth; agency staff can
+    only bring a deadline closer, and a kept deadline stays the higher severity's."""
+    crisis_due = sla_rules.sla_due_at(START, SLA.targets["crisis"], SLA.calendar)
+    normal_due = sla_rules.sla_due_at(START, SLA.targets["normal"], SLA.calendar)
+    crisis = state(
+        Status.PENDING, severity=Severity.CRISIS, submitted_at=START, sla_due_at=crisis_due
+    )
+
+    by_client = lifecycle.change_severity(crisis, Severity.NORMAL, sla=SLA, by_client=True)
+    assert by_client is not None
+    assert by_client.values["sla_due_at"] == normal_due
+    assert not by_client.deadline_kept
+    assert by_client.event is not None
+    assert by_client.event.payload["deadlineKept"] is False
+
+    by_agency = lifecycle.change_severity(crisis, Severity.NORMAL, sla=SLA)
+    assert by_agency is not None
+    assert by_agency.values["sla_due_at"] == crisis_due
+    assert by_agency.deadline_kept
+    assert by_agency.event is not None
+    assert by_agency.event.payload["slaDueAt"] == crisis_due.isoformat()
 
 
 def test_a_decided_drafts_severity_is_settled() -> None:

@@ -106,7 +106,9 @@ class Change:
     outcome: rules.Outcome | None = None
     entered_queue: bool = False  # a new SLA clock: arm the emergency plan
     revised_in_queue: bool = False  # still pending on a new revision: the plan follows
-    moved_deadline: bool = False  # the SLA came closer: reschedule the plan's wake-up
+    moved_deadline: bool = False  # the SLA moved: reschedule the plan's wake-ups
+    # A severity change that kept the earlier deadline: it stays the old severity's.
+    deadline_kept: bool = False
 
     def applied_to(self, state: DraftState) -> DraftState:
         columns = {f.name: getattr(state, f.name) for f in fields(DraftState)}
@@ -198,11 +200,20 @@ def _transition_event(
 
 
 def change_severity(
-    state: DraftState, severity: Severity, *, sla: sla_rules.SlaPolicy | None = None
+    state: DraftState,
+    severity: Severity,
+    *,
+    sla: sla_rules.SlaPolicy | None = None,
+    by_client: bool = False,
 ) -> Change | None:
-    """A new severity for an open draft (None: it has that one already). A running SLA
-    clock is recomputed from the submission and can only come closer, never move
-    back; ``sla`` is required when the draft is pending."""
+    """A new severity for an open draft (None: it has that one already); ``sla`` is
+    required when the draft is pending.
+
+    A running SLA clock is recomputed from the submission. The client (``by_client``)
+    decides what an item is worth, so its new deadline stands, later or not. Agency
+    staff can only bring a deadline closer: a downgrade of theirs keeps the earlier
+    one, which stays the higher severity's (``deadline_kept``), so the plan's fallback
+    never applies to the lowered item at that deadline."""
     if state.status not in rules.OPEN_STATES:
         raise Refused(f"the draft is {state.status.value}; its severity is settled")
     if severity is state.severity:
@@ -218,17 +229,24 @@ def change_severity(
             raise ValueError("a pending draft's new severity needs the client's SLA policy")
         assert state.submitted_at is not None
         due = _due(sla, severity, state.submitted_at)
-        values["sla_due_at"] = min(due, state.sla_due_at) if state.sla_due_at else due
-    payload = {
+        keep = not by_client and state.sla_due_at is not None and state.sla_due_at < due
+        values["sla_due_at"] = state.sla_due_at if keep else due
+    else:
+        keep = False
+    payload: dict[str, Any] = {
         "version": values["version"],
         "status": state.status.value,
         "from": state.severity.value,
         "to": severity.value,
     }
+    if running:
+        payload["slaDueAt"] = values["sla_due_at"].isoformat()
+        payload["deadlineKept"] = keep
     return Change(
         values=values,
         event=AuditEvent("draft.severity_changed", payload),
         moved_deadline=running,
+        deadline_kept=keep,
     )
 
 

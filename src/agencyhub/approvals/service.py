@@ -581,7 +581,7 @@ async def change_severity(
     _check_version(access, version)
     if access.who.role not in publishing.TRIAGE_ROLES:
         raise Forbidden("Viewers cannot change severity.")
-    await _set_severity(session, access.draft, access.client, severity, actor.user_id)
+    await _set_severity(session, access.draft, access.client, severity, actor.user_id, access.who)
     return access.draft
 
 
@@ -591,17 +591,25 @@ async def _set_severity(
     client: Client,
     severity: str,
     actor_id: uuid.UUID | None,
+    who: Who,
 ) -> None:
     state = DraftState.of(draft)
     running = state.status is Status.PENDING and state.submitted_at is not None
     sla = await load_sla_policy(session, client) if running else None
-    change = _asked(lambda: lifecycle.change_severity(state, Severity(severity), sla=sla))
+    by_client = not who.is_agency
+    change = _asked(
+        lambda: lifecycle.change_severity(state, Severity(severity), sla=sla, by_client=by_client)
+    )
     if change is None:
         return
+    previous = state.severity.value
     writer.apply(draft, change)
     if change.moved_deadline:
-        # A severity change can bring a running deadline closer, never push it back.
-        await enforcement.reschedule(session, draft)
+        # The client's new deadline stands; agency staff only bring one closer, and a
+        # kept deadline stays the old severity's (its fallback does not follow).
+        await enforcement.reschedule(
+            session, draft, kept_from=previous if change.deadline_kept else None
+        )
     assert change.event is not None
     await writer.record(session, draft, actor_id, change.event)
 
@@ -612,13 +620,14 @@ async def change_inbound_severity(
     """The item's severity, carried over to every open reply that answers it."""
     item = await publishing.change_inbound_severity(session, actor, item_id, severity)
     client = await get_client_for(session, actor, item.client_id)
+    who = who_at(actor, client)
     replies = await session.scalars(
         select(Draft)
         .where(Draft.inbound_item_id == item.id, Draft.status.in_(list(rules.OPEN_STATES)))
         .with_for_update()
     )
     for draft in replies:
-        await _set_severity(session, draft, client, severity, actor.user_id)
+        await _set_severity(session, draft, client, severity, actor.user_id, who)
     return item
 
 

@@ -116,6 +116,7 @@ async def arm_escalation(
     row.plan = rules.plan_to_json(plan)
     row.revision_id = draft.current_revision_id
     row.sla_due_at = draft.sla_due_at
+    row.deadline_severity = draft.severity
     row.reminder_at = reminder_at
     _arm(session, row, schedule, schedule.first_step())
     await session.flush()
@@ -164,13 +165,24 @@ async def follow_revision(session: AsyncSession, draft: Draft) -> None:
         row.revision_id = draft.current_revision_id
 
 
-async def reschedule(session: AsyncSession, draft: Draft) -> None:
+async def reschedule(session: AsyncSession, draft: Draft, *, kept_from: str | None = None) -> None:
     """The SLA due time of a pending draft moved (severity change): the steps not yet
-    run move with it; messages already sent become stale."""
+    run move with it; messages already sent become stale. ``kept_from``: the deadline
+    was kept from that earlier severity, whose it stays (else it is the draft's own)."""
     row = await _escalation_of(session, draft.id)
     if row is None or draft.sla_due_at is None or row.next_step is None:
         return
+    if kept_from is None:
+        row.deadline_severity = draft.severity
+    elif row.deadline_severity is None:
+        row.deadline_severity = kept_from
+    moved_later = draft.sla_due_at > row.sla_due_at
     row.sla_due_at = draft.sla_due_at
+    if row.next_step == rules.REMINDER_STEP and moved_later and draft.submitted_at is not None:
+        # A later deadline (the client lowered the item) gets its own reminder.
+        client = await session.get(Client, draft.client_id)
+        assert client is not None
+        row.reminder_at = await _reminder_at(session, client, draft, draft.submitted_at)
     if row.reminder_at is not None and row.reminder_at >= draft.sla_due_at:
         row.reminder_at = None
     schedule = schedule_of(row)
@@ -458,6 +470,10 @@ async def _step_event(
             "step": run.number,
             "round": run.escalation.round,
             "notified": [str(u) for u in notified],
+            # Why each was paged, and who was left out because their decision could no
+            # longer change the outcome (issue #14, item 2).
+            "reasons": {str(u): why for u, why in run.paged.items()},
+            "passedOver": {str(u): why for u, why in run.passed_over.items()},
             "targets": [t.value for t in run.step.notify],
             "dueAt": due_at.isoformat(),
             "latenessMs": delay_ms(run.now, due_at),

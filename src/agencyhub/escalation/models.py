@@ -198,6 +198,9 @@ class DraftEscalation(IdMixin, TimestampMixin, TenantOwned, Base):
     round: Mapped[int] = mapped_column(default=1)
     plan: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     sla_due_at: Mapped[datetime]
+    # The severity whose SLA target set ``sla_due_at``: a fallback applies only while
+    # the draft still has it (a kept earlier deadline is the higher severity's).
+    deadline_severity: Mapped[str | None] = mapped_column(String(16), default=None)
     reminder_at: Mapped[datetime | None] = mapped_column(default=None)
     token: Mapped[str] = mapped_column(String(32))
     next_step: Mapped[int | None] = mapped_column(default=None)

@@ -276,9 +276,25 @@ class FallbackOutcome:
     reason: str = ""
 
 
-def fallback_outcome(fallback: Fallback, *, has_inbound_item: bool) -> FallbackOutcome:
+def fallback_outcome(
+    fallback: Fallback,
+    *,
+    has_inbound_item: bool,
+    deadline_severity: str | None = None,
+    severity: str | None = None,
+) -> FallbackOutcome:
     """Publishing a reply and hiding the item both need the inbound item a reply answers;
-    crisis mode is about the client, so it applies to any draft."""
+    crisis mode is about the client, so it applies to any draft.
+
+    A fallback only applies to the severity its deadline belongs to: when agency staff
+    lowered the item's severity but its earlier deadline was kept, the deadline is
+    still the higher severity's and nothing is taken for the lowered item."""
+    if deadline_severity is not None and severity is not None and deadline_severity != severity:
+        reason = (
+            f"the item was lowered from {deadline_severity} to {severity} and kept the"
+            f" {deadline_severity} deadline; a fallback applies only at its own severity"
+        )
+        return FallbackOutcome(fallback.action, False, reason)
     if fallback.action is not FallbackAction.CRISIS_MODE and not has_inbound_item:
         return FallbackOutcome(fallback.action, False, "the draft answers no inbound item")
     return FallbackOutcome(fallback.action, True)

@@ -15,6 +15,8 @@ from enum import StrEnum
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from agencyhub.approvals.rules import DECIDING_ROLES
+
 # --- SLA policy and the business calendar ------------------------------------------------
 
 
@@ -581,3 +583,33 @@ def absence_as_shown(
     if viewer_role == "client_admin" or viewer_is_replaced:
         return reason, note
     return ABSENCE_AS_SHOWN_TO_OTHERS, ""
+
+
+# --- whom a step pages -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a pending draft's approval stands, as far as paging is concerned: who has
+    approved its current revision, who wrote it, and whose approval counts at all."""
+
+    approved: frozenset[uuid.UUID]
+    author: uuid.UUID | None
+    four_eyes: bool
+    counting_roles: frozenset[str]  # the roles of the severity's ways to approve
+
+
+def cannot_change_outcome(person: uuid.UUID, role: str, standing: Standing) -> str | None:
+    """Why paging this person cannot change the draft's outcome (None: it can).
+
+    Only the deciding roles are judged; someone paged in another role (a gap contact who
+    is the client's admin, a named person) is paged to arrange, not to decide."""
+    if role not in DECIDING_ROLES:
+        return None
+    if person in standing.approved:
+        return "has already approved this revision"
+    if standing.four_eyes and person == standing.author:
+        return "wrote this revision and may not approve it (four-eyes)"
+    if role not in standing.counting_roles:
+        return f"an {role}'s approval does not count for this severity"
+    return None

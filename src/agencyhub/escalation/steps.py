@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,9 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agencyhub.approvals import writer as approvals_writer
-from agencyhub.approvals.models import Draft
+from agencyhub.approvals.models import Decision, Draft, Revision
+from agencyhub.approvals.policy_store import load_policy, policy_from_row
+from agencyhub.approvals.rules import Policy
 from agencyhub.db import after_commit
 from agencyhub.escalation import plan as rules
 from agencyhub.escalation import rules as esc_rules
@@ -50,6 +52,14 @@ class Lookups:
         self.session = session
         self._people: dict[uuid.UUID, dict[uuid.UUID, Person]] = {}
         self._duty: dict[tuple[uuid.UUID, datetime], Duty] = {}
+        self._policies: dict[uuid.UUID, Policy] = {}
+
+    async def policy(self, client_id: uuid.UUID) -> Policy:
+        """The client's approval policy: whose approval counts."""
+        if client_id not in self._policies:
+            row = await load_policy(self.session, client_id)
+            self._policies[client_id] = policy_from_row(row)
+        return self._policies[client_id]
 
     async def people(self, client_id: uuid.UUID) -> dict[uuid.UUID, Person]:
         """The client's members (user id → role, e-mail): every notify target picks
@@ -81,6 +91,10 @@ class StepRun:
     now: datetime
     ports: Ports
     lookups: Lookups
+    # Filled by :func:`recipients`: whom the step pages and why, whom it passed over.
+    paged: dict[uuid.UUID, str] = field(default_factory=dict)
+    passed_over: dict[uuid.UUID, str] = field(default_factory=dict)
+    _standing: esc_rules.Standing | None = None
 
     async def people(self) -> dict[uuid.UUID, Person]:
         return await self.lookups.people(self.client.id)
@@ -90,6 +104,27 @@ class StepRun:
 
     async def duty(self) -> Duty:
         return await self.lookups.duty(self.client.id, self.now)
+
+    async def standing(self) -> esc_rules.Standing:
+        if self._standing is None:
+            self._standing = await _standing_of(self)
+        return self._standing
+
+    async def who_can_act(self, people: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Those of ``people`` whose decision can still change the outcome; the others
+        are noted as passed over, with why."""
+        members, standing = await self.people(), await self.standing()
+        able = []
+        for person in people:
+            member = members.get(person)
+            if member is None:
+                continue
+            why_not = esc_rules.cannot_change_outcome(person, member.role, standing)
+            if why_not is None:
+                able.append(person)
+            else:
+                self.passed_over.setdefault(person, why_not)
+        return able
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +156,27 @@ def _people_query() -> Any:
             # Nor someone whose agency role overshadows their client role.
             or_(Membership.role.not_in(sorted(ON_DUTY_ROLES)), Membership.can_decide()),
         )
+    )
+
+
+async def _standing_of(run: StepRun) -> esc_rules.Standing:
+    draft, session = run.draft, run.session
+    approved = await session.scalars(
+        select(Decision.user_id).where(
+            Decision.draft_id == draft.id,
+            Decision.revision_id == draft.current_revision_id,
+            Decision.decision == "approve",
+        )
+    )
+    author = await session.scalar(
+        select(Revision.author_id).where(Revision.id == draft.current_revision_id)
+    )
+    policy = await run.lookups.policy(run.client.id)
+    return esc_rules.Standing(
+        approved=frozenset(u for u in approved if u is not None),
+        author=author,
+        four_eyes=policy.four_eyes,
+        counting_roles=policy.requirement(draft.severity).roles(),
     )
 
 
@@ -182,31 +238,55 @@ async def _duty_at(lookups: Lookups, client_id: uuid.UUID, at: datetime) -> Duty
 
 # --- notifying -----------------------------------------------------------------------------
 
-Resolver = Callable[[StepRun], Awaitable[list[uuid.UUID]]]
+Paged = list[tuple[uuid.UUID, str]]  # whom a target pages, each with why
+Resolver = Callable[[StepRun], Awaitable[Paged]]
 
 
-async def _on_duty(run: StepRun) -> list[uuid.UUID]:
+def _because(people: Iterable[uuid.UUID], why: str) -> Paged:
+    return [(person, why) for person in people]
+
+
+async def _on_duty(run: StepRun) -> Paged:
+    """The person on duty if they can still change the outcome; else their deputies
+    who can, else every approver who can. Without a rota or in a gap: every approver
+    who can act first (the gap contact comes with the next step), and the gap contact
+    only when no approver can act."""
     duty = await run.duty()
     if duty.person is not None:
-        return [duty.person]
-    return list(duty.gap_contacts)  # a gap: whom the rota says to page instead
+        if await run.who_can_act([duty.person]):
+            return [(duty.person, "on duty")]
+        why_not = run.passed_over[duty.person]
+        deputies = await run.who_can_act(duty.deputies)
+        if deputies:
+            return _because(deputies, f"deputy: the person on duty {why_not}")
+        approvers = await run.who_can_act(await run.members({Role.APPROVER}))
+        return _because(approvers, f"approver: the person on duty {why_not}")
+    approvers = await run.who_can_act(await run.members({Role.APPROVER}))
+    if approvers:
+        return _because(approvers, "approver: nobody is on duty")
+    return _because(duty.gap_contacts, "gap contact: nobody is on duty and no approver can act")
 
 
-async def _deputies(run: StepRun) -> list[uuid.UUID]:
-    return list((await run.duty()).deputies)
+async def _deputies(run: StepRun) -> Paged:
+    duty = await run.duty()
+    paged = _because(await run.who_can_act(duty.deputies), "deputy")
+    if duty.person is None:
+        paged += _because(duty.gap_contacts, "gap contact: nobody is on duty")
+    return paged
 
 
-async def _approvers(run: StepRun) -> list[uuid.UUID]:
-    return await run.members({Role.APPROVER})
+async def _approvers(run: StepRun) -> Paged:
+    return _because(await run.who_can_act(await run.members({Role.APPROVER})), "approver")
 
 
-async def _executives(run: StepRun) -> list[uuid.UUID]:
-    return await run.members({Role.EXECUTIVE})
+async def _executives(run: StepRun) -> Paged:
+    return _because(await run.who_can_act(await run.members({Role.EXECUTIVE})), "executive")
 
 
-async def _named(run: StepRun) -> list[uuid.UUID]:
+async def _named(run: StepRun) -> Paged:
     members = await run.people()
-    return [u for u in run.step.users if u in members]  # who left the client is skipped
+    named = [u for u in run.step.users if u in members]  # who left the client is skipped
+    return _because(await run.who_can_act(named), "named in the plan")
 
 
 TARGETS: dict[rules.Target, Resolver] = {
@@ -219,11 +299,15 @@ TARGETS: dict[rules.Target, Resolver] = {
 
 
 async def recipients(run: StepRun) -> tuple[uuid.UUID, ...]:
-    """Whom the step notifies, each once, in the order of its targets."""
-    people: dict[uuid.UUID, None] = {}
+    """Whom the step notifies, each once, in the order of its targets: only people whose
+    decision can still change the outcome (see :attr:`StepRun.paged` for why each was
+    chosen, :attr:`StepRun.passed_over` for whom it left out)."""
     for target in run.step.notify:
-        people.update(dict.fromkeys(await TARGETS[target](run)))
-    return tuple(people)
+        for person, why in await TARGETS[target](run):
+            run.paged.setdefault(person, why)
+    for person in run.paged:
+        run.passed_over.pop(person, None)
+    return tuple(run.paged)
 
 
 def message(run: StepRun, recipients: tuple[uuid.UUID, ...]) -> Message:
@@ -345,7 +429,10 @@ async def take_fallback(run: StepRun) -> str | None:
     fallback = run.step.fallback
     assert fallback is not None
     outcome = rules.fallback_outcome(
-        fallback, has_inbound_item=run.draft.inbound_item_id is not None
+        fallback,
+        has_inbound_item=run.draft.inbound_item_id is not None,
+        deadline_severity=run.escalation.deadline_severity or run.draft.severity,
+        severity=run.draft.severity,
     )
     problem = (
         outcome.reason
