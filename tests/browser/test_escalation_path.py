@@ -78,7 +78,11 @@ async def test_a_crisis_reply_nobody_decides_is_escalated_and_the_fallback_shows
                 {
                     "afterMinutes": 0,
                     "notify": ["executives"],
-                    "fallback": {"action": "publish_template", "templateId": template["id"]},
+                    "fallback": {
+                        "action": "publish_template",
+                        "templateId": template["id"],
+                        "waitMinutes": 0,
+                    },
                 },
             ]
         }
@@ -105,6 +109,18 @@ async def test_a_crisis_reply_nobody_decides_is_escalated_and_the_fallback_shows
             await expect(timeline).to_contain_text("Escalated")
             await expect(editor.get_by_test_id("draft-status")).to_have_text("Fallback taken")
             await expect(card).to_have_count(0)
+            # The draft shows what went out, in place of a decision (issue #14, item 4).
+            fallback = editor.get_by_test_id("fallback")
+            await expect(fallback).to_contain_text(HOLDING)
+            await expect(fallback).to_contain_text(
+                "Holding statement published by emergency plan step 2"
+            )
+            await expect(fallback).to_contain_text("Client-approved template: Wir prüfen")
             await screenshot(editor, "draft-fallback-desktop-en")
+            # ... and the approver, who was paged, hears the outcome in their language.
+            await approver.goto(f"{server.base_url}/notifications")
+            await expect(approver.locator("main")).to_contain_text("Haltestatement veröffentlicht")
+            await expect(approver.locator("main")).to_contain_text(HOLDING)
+            await screenshot(approver, "notifications-fallback-phone-en")
             assert page_errors(editor) == []
             assert page_errors(approver) == []

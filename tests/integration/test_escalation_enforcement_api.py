@@ -104,6 +104,7 @@ async def test_the_client_admin_saves_a_plan_with_an_approved_fallback(client, w
     assert saved.json()["steps"][2]["fallback"] == {
         "action": "publish_template",
         "templateId": template_id,
+        "waitMinutes": 5,  # the default: the executives' own time to act
     }
     viewer = await sign_in(client, world.users["a1.viewer"].email)
     assert (await viewer.get(plan_path(world))).json()["steps"] == saved.json()["steps"]

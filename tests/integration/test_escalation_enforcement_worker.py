@@ -61,6 +61,7 @@ from agencyhub.escalation.publisher import Publication
 from agencyhub.escalation.steps import Ports
 from agencyhub.publishing.models import InboundItem
 from agencyhub.tenancy.auth import load_actor
+from agencyhub.tenancy.models import User
 from tests.factories import PASSWORD, World, grant, make_user, make_world
 
 pytestmark = pytest.mark.postgres
@@ -225,9 +226,14 @@ async def crisis_reply_with_fallback(
             {
                 "afterMinutes": 0,
                 "notify": ["executives"],
-                "fallback": {"action": action, "templateId": template.json()["id"]}
+                # No wait of its own: the fallback comes with the step (see the wait test).
+                "fallback": {
+                    "action": action,
+                    "templateId": template.json()["id"],
+                    "waitMinutes": 0,
+                }
                 if action == "publish_template"
-                else {"action": action},
+                else {"action": action, "waitMinutes": 0},
             },
         ]
     }
@@ -318,10 +324,14 @@ async def test_a_crisis_item_with_a_2_second_sla_escalates_and_the_template_is_p
     assert note.actor_kind == "system"
     # No rota: the approvers are paged first (reminder, step 1), the executive at step 2.
     notified = await rows(pg, Notification, user_id=executive.id)
-    assert {n.kind for n in notified} == {"escalation.step"}
+    assert {n.kind for n in notified} == {"escalation.step", "escalation.fallback_taken"}
     approver = scenario.world.users["a1.approver"]
     notified = await rows(pg, Notification, user_id=approver.id)
-    assert {n.kind for n in notified} == {"escalation.reminder", "escalation.step"}
+    assert {n.kind for n in notified} == {
+        "escalation.reminder",
+        "escalation.step",
+        "escalation.fallback_taken",
+    }
     [finished] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
     assert finished.next_step is None
 
@@ -416,7 +426,8 @@ async def test_a_failed_notification_rolls_the_step_back_and_is_retried_with_bac
     await wait_for_status(pg, scenario.draft_id, "fallback_taken")
     enforcement.settle()
 
-    assert flaky.calls == 4  # the reminder twice (failed, then retried), steps 1 and 2
+    # The reminder twice (failed, then retried), steps 1 and 2, the fallback's outcome notice.
+    assert flaky.calls == 5
     assert await step_runs(pg, scenario.draft_id) == [0, 1, 2]
     reminders = [n for n in await rows(pg, Notification) if n.kind == "escalation.reminder"]
     assert len(reminders) == 1  # the failed attempt left nothing behind
@@ -1057,3 +1068,128 @@ async def test_a_client_downgrade_recomputes_the_deadline_and_the_plan_follows(
     assert moved.next_due_at is not None
     assert moved.next_due_at > utcnow() + timedelta(minutes=30)  # its own reminder, or due
     assert (await run_next_step(pg, scenario.draft_id, Ports())).skipped is Skip.NOT_DUE
+
+
+# --- telling everyone the outcome (issue #14, item 4) ----------------------------------------
+
+
+async def notes_of(pg, draft_id: uuid.UUID, kind: str) -> dict[uuid.UUID, Notification]:
+    found = await rows(pg, Notification, subject_id=draft_id, kind=kind)
+    return {n.user_id: n for n in found}
+
+
+async def test_when_the_fallback_is_taken_everyone_with_a_stake_hears_what_went_out(
+    no_broker, api, pg, passwords
+):
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    world = scenario.world
+    english = world.users["a.owner"]
+    async with transaction(pg.sessions, Scope.for_system("tests")) as session:
+        await session.execute(update(User).where(User.id == english.id).values(locale="en"))
+    await submit_due_in(pg, scenario, -1)
+    for _ in range(3):  # the reminder, step 1, step 2 with the fallback
+        await run_next_step(pg, scenario.draft_id, ports)
+    assert await draft_status(pg, scenario.draft_id) == "fallback_taken"
+
+    told = await notes_of(pg, scenario.draft_id, "escalation.fallback_taken")
+    wanted = {"a1.approver", "a1.executive", "a.owner", "a.admin", "a.editor"}
+    assert set(told) == {world.user_id(key) for key in wanted}
+    german = told[world.user_id("a1.approver")]
+    assert german.title.startswith(
+        "Notfallplan für " + world.clients["a1"].name + ": Haltestatement veröffentlicht ("
+    )
+    assert german.title.endswith(" CET)")  # the client's clock (Europe/Berlin)
+    assert f"Veröffentlicht: {HOLDING}" in german.body
+    assert "Wo: x @b" in german.body
+    assert told[english.id].title.startswith("Emergency plan for ")
+
+    reader = await api(world.users["a1.viewer"].email)
+    detail = (await reader.get(f"/api/v1/drafts/{scenario.draft_id}")).json()
+    assert detail["fallback"]["action"] == "publish_template"
+    assert detail["fallback"]["body"] == HOLDING
+    assert detail["fallback"]["templateName"] == "Holding"
+    assert detail["fallback"]["templateId"] == scenario.template_id
+    assert detail["fallback"]["step"] == 2
+
+
+async def test_a_skipped_fallback_is_not_silent(no_broker, api, pg, passwords):
+    """A crisis *post* cannot get the reply template: the plan says so to everyone, and
+    the item stays pending and overdue in their queue."""
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    draft = await submit_due_in(pg, scenario, -1)
+    await lower_to_normal(api, scenario, draft, "a.owner")  # keeps the crisis deadline
+    for _ in range(3):
+        await run_next_step(pg, scenario.draft_id, ports)
+
+    told = await notes_of(pg, scenario.draft_id, "escalation.fallback_skipped")
+    assert world_keys(scenario.world, told) == {
+        "a1.approver",
+        "a1.executive",
+        "a.owner",
+        "a.admin",
+        "a.editor",
+    }
+    note = told[scenario.world.user_id("a1.executive")]
+    assert "Rückfallmaßnahme nicht ausgeführt, weiter offen" in note.title
+    assert "Grund: the item was lowered from crisis to normal" in note.body
+    reader = await api(scenario.world.users["a1.viewer"].email)
+    detail = (await reader.get(f"/api/v1/drafts/{scenario.draft_id}")).json()
+    assert detail["fallback"] is None
+    assert detail["draft"]["status"] == "pending"
+
+
+def world_keys(world: World, by_user: dict[uuid.UUID, Any]) -> set[str]:
+    return {key for key, user in world.users.items() if user.id in by_user}
+
+
+# --- the last human step's own wait (issue #14, item 3) -------------------------------------
+
+
+async def test_the_last_human_step_gets_its_own_wait_before_the_fallback(
+    no_broker, api, pg, passwords
+):
+    """The executive used to be paged in the same transaction that took the fallback:
+    now she has ``waitMinutes`` to act before the holding statement goes out."""
+    ports = Ports(publisher=RecordingPublisher())
+    scenario = await crisis_reply_with_fallback(api, pg, passwords)
+    admin = await api(scenario.world.users["a1.client_admin"].email)
+    plan = {
+        "steps": [
+            {"afterMinutes": 0, "notify": ["on_duty"]},
+            {
+                "afterMinutes": 0,
+                "notify": ["executives"],
+                "fallback": {
+                    "action": "publish_template",
+                    "templateId": scenario.template_id,
+                    "waitMinutes": 3,
+                },
+            },
+        ]
+    }
+    client_id = scenario.world.clients["a1"].id
+    saved = await admin.put(f"/api/v1/clients/{client_id}/emergency-plan", json=plan)
+    assert saved.json()["steps"][1]["fallback"]["waitMinutes"] == 3
+    await submit_due_in(pg, scenario, -1)
+
+    for _ in range(3):  # the reminder, step 1, step 2 (the executive is paged)
+        assert (await run_next_step(pg, scenario.draft_id, ports)).fallback is None
+    assert await draft_status(pg, scenario.draft_id) == "pending"
+    assert ports.publisher.published == []
+    [armed] = await rows(pg, DraftEscalation, draft_id=scenario.draft_id)
+    assert armed.next_step == 3
+    assert armed.next_due_at == armed.sla_due_at + timedelta(minutes=3)
+    assert (await run_next_step(pg, scenario.draft_id, ports)).skipped is Skip.NOT_DUE
+
+    wakeup = await armed_wakeup(pg, scenario.draft_id)
+    async with transaction(pg.sessions, Scope.for_system("tests.step")) as session:
+        taken = await run_step(session, wakeup, now=armed.next_due_at, ports=ports)
+
+    assert taken.fallback == "publish_template"
+    assert await draft_status(pg, scenario.draft_id) == "fallback_taken"
+    events = await draft_events(pg, scenario.draft_id)
+    assert [e.payload["step"] for e in events if e.type == "draft.escalated"] == [1, 2]
+    [note] = [e for e in events if e.type == "draft.fallback_published"]
+    assert note.payload["note"].startswith("published by emergency plan step 2, template Holding")

@@ -283,6 +283,7 @@ async def test_the_demo_escalation_tables_are_stored_as_the_api_stores_them(
     assert plan.steps[-1]["fallback"] == {
         "action": "publish_template",
         "templateId": str(holding.id),
+        "waitMinutes": 2,
     }
     (rota,) = await rows(database, RotaRecord)
     approvers = [

@@ -157,6 +157,52 @@ def test_the_schedule_starts_with_the_reminder_and_counts_steps_from_the_due_tim
     assert [schedule.step_after(n) for n in (0, 1, 2, 3)] == [1, 2, 3, None]
 
 
+def test_a_fallback_with_a_wait_is_a_wake_up_of_its_own_after_the_last_step():
+    """Issue #14, item 3: the last human step pages, then has ``wait`` before the
+    fallback; a wait of 0 keeps the fallback in the step itself."""
+    holding = Fallback(FallbackAction.HIDE_ITEM, wait=timedelta(minutes=3))
+    plan = Plan((step(0, Target.ON_DUTY), replace(step(20, Target.EXECUTIVES), fallback=holding)))
+    schedule = rules.Schedule(DUE, None, plan)
+
+    assert schedule.last_step == 3
+    assert schedule.due_at(2) == DUE + timedelta(minutes=20)
+    assert schedule.due_at(3) == DUE + timedelta(minutes=23)
+    assert rules.step_of(plan, 2).fallback is None
+    assert rules.step_of(plan, 2).notify == (Target.EXECUTIVES,)
+    alone = rules.step_of(plan, 3)
+    assert (alone.notify, alone.fallback, alone.fallback_of) == ((), holding, 2)
+    assert [schedule.step_after(n) for n in (1, 2, 3)] == [2, 3, None]
+
+    at_once = Plan(
+        (plan.steps[0], replace(plan.steps[1], fallback=replace(holding, wait=timedelta(0))))
+    )
+    assert rules.Schedule(DUE, None, at_once).last_step == 2
+    assert rules.step_of(at_once, 2).fallback is not None
+
+
+def test_a_fallback_wait_is_at_most_a_day():
+    late = Fallback(FallbackAction.HIDE_ITEM, wait=timedelta(days=2))
+    plan = Plan((step(0, Target.ON_DUTY), replace(step(5, Target.EXECUTIVES), fallback=late)))
+    assert rules.plan_problems(plan, []) == [
+        ("steps[1].fallback.waitMinutes", "must be between 0 and 1440 (one day)")
+    ]
+
+
+def test_plans_frozen_before_the_wait_existed_keep_the_fallback_in_their_step():
+    stored = rules.plan_to_json(
+        Plan(
+            (
+                step(0, Target.ON_DUTY),
+                replace(step(5, Target.EXECUTIVES), fallback=Fallback(FallbackAction.HIDE_ITEM)),
+            )
+        )
+    )
+    del stored[-1]["fallback"]["waitMinutes"]
+    assert rules.plan_from_json(stored).steps[-1].fallback == Fallback(
+        FallbackAction.HIDE_ITEM, wait=timedelta(0)
+    )
+
+
 def test_without_a_reminder_the_schedule_starts_at_step_one():
     assert rules.Schedule(DUE, None, rules.DEFAULT_PLAN).first_step() == 1
 

@@ -1275,6 +1275,7 @@ export interface components {
             comments: components["schemas"]["CommentOut"][];
             decisions: components["schemas"]["DecisionOut"][];
             draft: components["schemas"]["DraftOut"];
+            fallback?: components["schemas"]["FallbackTakenOut"] | null;
             revisions: components["schemas"]["RevisionOut"][];
             timeline: components["schemas"]["TimelineEntry"][];
         };
@@ -1346,11 +1347,25 @@ export interface components {
             /** @enum {string} */
             action: "publish_template" | "hide_item" | "crisis_mode";
             templateId?: string | null;
+            /** @default 5 */
+            waitMinutes: number;
         };
         /** FallbackOut */
         FallbackOut: {
             action: string;
             templateId: string | null;
+            waitMinutes: number;
+        };
+        /** FallbackTakenOut */
+        FallbackTakenOut: {
+            action: string;
+            body: string | null;
+            note: string | null;
+            step: number;
+            /** Format: date-time */
+            takenAt: string;
+            templateId: string | null;
+            templateName: string | null;
         };
         /** FeedOut */
         FeedOut: {

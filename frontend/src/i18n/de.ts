@@ -91,6 +91,14 @@ export const de: Texts = {
     loadMore: 'Mehr anzeigen',
   },
   draft: {
+    fallbackHeading: 'Was der Notfallplan getan hat',
+    fallbackTaken: '{{action}} durch Stufe {{step}} des Notfallplans am {{time}}, weil niemand rechtzeitig entschieden hat.',
+    fallbackTemplate: 'Vom Kunden freigegebene Vorlage: {{name}}',
+    fallbackAction: {
+      publish_template: 'Haltestatement veröffentlicht',
+      hide_item: 'Kommentar verborgen',
+      crisis_mode: 'Krisenmodus ausgerufen',
+    },
     title: 'Entwurf',
     revision: 'Fassung {{n}}',
     changes: 'Änderungen zur vorigen Fassung',
@@ -216,6 +224,7 @@ export const de: Texts = {
     afterMinutes: 'Minuten nach Ablauf der SLA',
     whom: { on_duty: 'Bereitschaft', deputies: 'Vertretung', all_approvers: 'Alle Freigebenden', executives: 'Geschäftsleitung' },
     fallback: 'Danach, wenn noch niemand entschieden hat',
+    fallbackWait: 'Minuten für die Personen dieser Stufe, bevor die Rückfallmaßnahme greift',
     fallbacks: { none: 'Nichts weiter', publish_template: 'Freigegebene Stellungnahme veröffentlichen', hide_item: 'Kommentar ausblenden', crisis_mode: 'Krisenmodus ausrufen (geplante Beiträge pausieren)' },
     template: 'Zu veröffentlichende Stellungnahme',
     addStep: 'Stufe hinzufügen',

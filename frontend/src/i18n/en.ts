@@ -89,6 +89,14 @@ export const en = {
     loadMore: 'Show more',
   },
   draft: {
+    fallbackHeading: 'What the emergency plan did',
+    fallbackTaken: '{{action}} by emergency plan step {{step}} on {{time}}, because nobody decided in time.',
+    fallbackTemplate: 'Client-approved template: {{name}}',
+    fallbackAction: {
+      publish_template: 'Holding statement published',
+      hide_item: 'Comment hidden',
+      crisis_mode: 'Crisis mode declared',
+    },
     title: 'Draft',
     revision: 'Revision {{n}}',
     changes: 'Changes to the previous revision',
@@ -214,6 +222,7 @@ export const en = {
     afterMinutes: 'Minutes after the SLA runs out',
     whom: { on_duty: 'On duty', deputies: 'Deputies', all_approvers: 'All approvers', executives: 'Executives' },
     fallback: 'Then, if still nobody decided',
+    fallbackWait: 'Minutes for this step\'s people to act before the fallback',
     fallbacks: { none: 'Nothing more', publish_template: 'Publish an approved holding statement', hide_item: 'Hide the comment', crisis_mode: 'Declare crisis mode (pause scheduled posts)' },
     template: 'Statement to publish',
     addStep: 'Add a step',

@@ -25,7 +25,7 @@ export function DraftPage() {
 
   if (detail.isPending) return <Loading />
   if (detail.error) return <ErrorMessage error={detail.error} />
-  const { draft, revisions, decisions, comments, timeline } = detail.data
+  const { draft, revisions, decisions, comments, timeline, fallback } = detail.data
   const zone = client.data?.timezone ?? 'UTC'
   const role = roleAtClient(me.data?.memberships ?? [], draft.clientId, client.data?.agencyId)
   const isAgency = role !== null && AGENCY_ROLES.has(role) && role !== 'viewer'
@@ -70,6 +70,22 @@ export function DraftPage() {
             </button>
           )}
         </div>
+      )}
+      {fallback && (
+        <article className="revision" data-testid="fallback" aria-labelledby="fallback-heading">
+          <h2 id="fallback-heading">{t('draft.fallbackHeading')}</h2>
+          <p>
+            {t('draft.fallbackTaken', {
+              action: t(`draft.fallbackAction.${fallback.action}`),
+              step: fallback.step,
+              time: when(fallback.takenAt),
+            })}
+          </p>
+          {fallback.body && <p className="text wording">{fallback.body}</p>}
+          {fallback.templateName && (
+            <p className="muted">{t('draft.fallbackTemplate', { name: fallback.templateName })}</p>
+          )}
+        </article>
       )}
       {current && (
         <article className="revision">

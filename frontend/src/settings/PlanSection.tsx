@@ -30,7 +30,9 @@ export function PlanSection({ clientId }: { clientId: string }) {
           notify: s.notify as Step['notify'],
           users: s.users,
           channels: s.channels as Step['channels'],
-          fallback: s.fallback ? { action: s.fallback.action as 'publish_template', templateId: s.fallback.templateId } : null,
+          fallback: s.fallback
+            ? { action: s.fallback.action as 'publish_template', templateId: s.fallback.templateId, waitMinutes: s.fallback.waitMinutes }
+            : null,
         })),
       )
     }
@@ -85,7 +87,9 @@ export function PlanSection({ clientId }: { clientId: string }) {
                         value={step.fallback?.action ?? ''}
                         onChange={(e) =>
                           update(index, {
-                            fallback: e.target.value ? { action: e.target.value as 'hide_item', templateId: null } : null,
+                            fallback: e.target.value
+                              ? { action: e.target.value as 'hide_item', templateId: null, waitMinutes: step.fallback?.waitMinutes ?? 5 }
+                              : null,
                           })
                         }
                       >
@@ -101,7 +105,15 @@ export function PlanSection({ clientId }: { clientId: string }) {
                         {t('settings.template')}
                         <select
                           value={step.fallback.templateId ?? ''}
-                          onChange={(e) => update(index, { fallback: { action: 'publish_template', templateId: e.target.value || null } })}
+                          onChange={(e) =>
+                            update(index, {
+                              fallback: {
+                                action: 'publish_template',
+                                templateId: e.target.value || null,
+                                waitMinutes: step.fallback?.waitMinutes ?? 5,
+                              },
+                            })
+                          }
                         >
                           <option value="">—</option>
                           {templates.data?.items.map((tpl) => (
@@ -110,6 +122,20 @@ export function PlanSection({ clientId }: { clientId: string }) {
                             </option>
                           ))}
                         </select>
+                      </label>
+                    )}
+                    {step.fallback && (
+                      <label>
+                        {t('settings.fallbackWait')}
+                        <input
+                          type="number"
+                          min={0}
+                          max={1440}
+                          value={step.fallback.waitMinutes ?? 5}
+                          onChange={(e) =>
+                            step.fallback && update(index, { fallback: { ...step.fallback, waitMinutes: Number(e.target.value) } })
+                          }
+                        />
                       </label>
                     )}
                   </>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from litestar import Controller, get, patch, post, put
@@ -23,6 +24,7 @@ from agencyhub.approvals.schemas import (
     DraftDetail,
     DraftList,
     DraftOut,
+    FallbackTakenOut,
     PolicyBody,
     PolicyOut,
     RevisionCreate,
@@ -31,6 +33,7 @@ from agencyhub.approvals.schemas import (
     TimelineEntry,
     VersionOnly,
 )
+from agencyhub.audit.models import Event
 from agencyhub.publishing.api import inbound_out
 from agencyhub.publishing.schemas import InboundOut, InboundUpdate
 from agencyhub.tenancy.rules import Actor
@@ -56,6 +59,33 @@ def draft_out(d: Draft) -> DraftOut:
         approved_wording=d.approved_wording,
         created_at=d.created_at,
         updated_at=d.updated_at,
+    )
+
+
+def fallback_out(timeline: Sequence[Event]) -> FallbackTakenOut | None:
+    """The fallback the timeline records as taken (the newest), with what was published."""
+    taken = next((e for e in reversed(timeline) if e.type == "draft.fallback_taken"), None)
+    if taken is None:
+        return None
+    step = taken.payload.get("step")
+    published = next(
+        (
+            e
+            for e in reversed(timeline)
+            if e.type == "draft.fallback_published" and e.payload.get("step") == step
+        ),
+        None,
+    )
+    detail = published.payload if published is not None else {}
+    template = detail.get("templateId")
+    return FallbackTakenOut(
+        action=str(taken.payload.get("action", "")),
+        step=int(step or 0),
+        taken_at=taken.created_at,
+        template_id=uuid.UUID(template) if template else None,
+        template_name=detail.get("templateName"),
+        body=detail.get("body"),
+        note=detail.get("note"),
     )
 
 
@@ -227,6 +257,7 @@ class DraftController(Controller):
                 )
                 for e in view.timeline
             ],
+            fallback=fallback_out(view.timeline),
         )
 
     @patch("")

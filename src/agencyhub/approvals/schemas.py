@@ -127,12 +127,27 @@ class TimelineEntry(Out):
     created_at: datetime
 
 
+class FallbackTakenOut(Out):
+    """What the emergency plan did in place of a decision: the action, when, by which
+    step, and for a holding statement the text that went out and its template."""
+
+    action: str
+    step: int
+    taken_at: datetime
+    template_id: uuid.UUID | None
+    template_name: str | None
+    body: str | None
+    note: str | None
+
+
 class DraftDetail(Out):
     draft: DraftOut
     revisions: list[RevisionOut]
     decisions: list[DecisionOut]
     comments: list[CommentOut]
     timeline: list[TimelineEntry]
+    # The emergency plan's fallback, once taken (status ``fallback_taken``).
+    fallback: FallbackTakenOut | None = None
 
 
 class DraftList(Out):

@@ -222,7 +222,11 @@ def plan_out(view: emergency.PlanView) -> EmergencyPlanOut:
                 notify=[t.value for t in step.notify],
                 users=list(step.users),
                 channels=list(step.channels),
-                fallback=FallbackOut(step.fallback.action.value, step.fallback.template_id)
+                fallback=FallbackOut(
+                    step.fallback.action.value,
+                    step.fallback.template_id,
+                    int(step.fallback.wait.total_seconds() // 60),
+                )
                 if step.fallback
                 else None,
             )

@@ -90,7 +90,9 @@ def _step_of(body: PlanStepBody) -> rules.Step:
     fallback = None
     if body.fallback is not None:
         fallback = rules.Fallback(
-            rules.FallbackAction(body.fallback.action), body.fallback.template_id
+            rules.FallbackAction(body.fallback.action),
+            body.fallback.template_id,
+            timedelta(minutes=body.fallback.wait_minutes),
         )
     return rules.Step(
         after=timedelta(minutes=body.after_minutes),

@@ -432,7 +432,7 @@ async def _execute_plain(
     ]
     first = ready[0].run
     await _record_runs(first.session, [(r.run, r.due_at, r.notified, None) for r in ready])
-    messages = [(r.run, steps.message(r.run, r.notified)) for r in ready]
+    messages = [(r.run, m) for r in ready for m in await steps.messages(r.run, r.notified)]
     await steps.deliver(first.session, first.ports, messages)
     results = []
     for r in ready:
@@ -450,7 +450,9 @@ async def _execute_with_fallback(
     fallback's outcome) and arm the next step unless the fallback was taken."""
     notified = await steps.notify(run)
     due_at = schedule.due_at(run.number)
-    await _step_event(run, due_at, notified, trigger)
+    if run.step.fallback_of is None:
+        # A fallback after its own wait pages nobody: its step's event was written then.
+        await _step_event(run, due_at, notified, trigger)
     fallback = await steps.take_fallback(run)
     await _record_runs(run.session, [(run, due_at, notified, fallback)])
     after = None if fallback is not None else schedule.step_after(run.number)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,9 @@ class FallbackAction(StrEnum):
 
 
 CHANNELS = frozenset({"in_app"})
+# The last human step's own time to act before the fallback (issue #14, item 3).
+DEFAULT_FALLBACK_WAIT = timedelta(minutes=5)
+MAX_FALLBACK_WAIT = timedelta(days=1)
 MAX_STEPS = 10
 MAX_AFTER = timedelta(days=7)
 MAX_NAMED_USERS = 20
@@ -40,8 +43,12 @@ REMINDER_STEP = 0
 
 @dataclass(frozen=True, slots=True)
 class Fallback:
+    """What the plan does when nobody decided; ``wait``: how long after its step paged
+    people, so the last of them has time to act (0: in the same moment)."""
+
     action: FallbackAction
     template_id: uuid.UUID | None = None
+    wait: timedelta = DEFAULT_FALLBACK_WAIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,8 @@ class Step:
     users: tuple[uuid.UUID, ...] = ()  # the named people when ``notify`` has USERS
     channels: tuple[str, ...] = ("in_app",)
     fallback: Fallback | None = None
+    # Set on the wake-up that only takes the fallback of plan step N after its wait.
+    fallback_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +134,8 @@ def _fallback_problems(
         return []
     if not is_last:
         return [(f"{where}.fallback", "a fallback ends the escalation: only the last step")]
+    if not timedelta(0) <= fallback.wait <= MAX_FALLBACK_WAIT:
+        return [(f"{where}.fallback.waitMinutes", "must be between 0 and 1440 (one day)")]
     if fallback.action is FallbackAction.PUBLISH_TEMPLATE:
         if fallback.template_id is None:
             return [(f"{where}.fallback.templateId", "publish_template needs a template")]
@@ -143,11 +154,12 @@ def plan_to_json(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _step_to_json(step: Step) -> dict[str, Any]:
-    fallback = None
+    fallback: dict[str, Any] | None = None
     if step.fallback is not None:
         fallback = {"action": step.fallback.action.value}
         if step.fallback.template_id is not None:
             fallback["templateId"] = str(step.fallback.template_id)
+        fallback["waitMinutes"] = int(step.fallback.wait.total_seconds() // 60)
     return {
         "afterMinutes": int(step.after.total_seconds() // 60),
         "notify": [t.value for t in step.notify],
@@ -167,7 +179,10 @@ def _step_from_json(value: dict[str, Any]) -> Step:
     if raw:
         template = raw.get("templateId")
         fallback = Fallback(
-            FallbackAction(raw["action"]), uuid.UUID(template) if template else None
+            FallbackAction(raw["action"]),
+            uuid.UUID(template) if template else None,
+            # Plans stored before the wait existed took the fallback with their step.
+            timedelta(minutes=int(raw.get("waitMinutes", 0))),
         )
     return Step(
         after=timedelta(minutes=int(value["afterMinutes"])),
@@ -191,13 +206,14 @@ class Schedule:
 
     @property
     def last_step(self) -> int:
-        return len(self.plan.steps)
+        """The plan's steps, and one more wake-up for a fallback with its own wait."""
+        return len(self.plan.steps) + (1 if waits_for_fallback(self.plan) else 0)
 
     def due_at(self, step: int) -> datetime:
         if step == REMINDER_STEP:
             assert self.reminder_at is not None
             return self.reminder_at
-        return self.sla_due_at + self.plan.steps[step - 1].after
+        return self.sla_due_at + step_of(self.plan, step).after
 
     def first_step(self) -> int:
         return REMINDER_STEP if self.reminder_at is not None else 1
@@ -210,8 +226,31 @@ def reminder_step() -> Step:
     return Step(timedelta(0), (Target.ON_DUTY,))
 
 
+def waits_for_fallback(plan: Plan) -> bool:
+    """Whether the last step's fallback runs as a wake-up of its own, after a wait."""
+    last = plan.steps[-1] if plan.steps else None
+    return last is not None and last.fallback is not None and last.fallback.wait > timedelta(0)
+
+
 def step_of(plan: Plan, step: int) -> Step:
-    return reminder_step() if step == REMINDER_STEP else plan.steps[step - 1]
+    """What wake-up ``step`` does: the reminder, a plan step, or — when the last step's
+    fallback waits — that step without its fallback and then the fallback alone."""
+    if step == REMINDER_STEP:
+        return reminder_step()
+    count = len(plan.steps)
+    if waits_for_fallback(plan) and step >= count:
+        last = plan.steps[-1]
+        assert last.fallback is not None
+        if step == count:
+            return replace(last, fallback=None)
+        return Step(
+            after=last.after + last.fallback.wait,
+            notify=(),
+            channels=last.channels,
+            fallback=last.fallback,
+            fallback_of=count,
+        )
+    return plan.steps[step - 1]
 
 
 # --- running a step ------------------------------------------------------------------------

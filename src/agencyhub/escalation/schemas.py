@@ -247,6 +247,8 @@ FallbackName = Literal["publish_template", "hide_item", "crisis_mode"]
 class FallbackBody(Camel):
     action: FallbackName
     template_id: uuid.UUID | None = None
+    # Minutes after the step paged its people, so the last of them can still act.
+    wait_minutes: Annotated[int, msgspec.Meta(ge=0, le=1440)] = 5
 
 
 class PlanStepBody(Camel):
@@ -270,6 +272,7 @@ class EmergencyPlanBody(Camel):
 class FallbackOut(Out):
     action: str
     template_id: uuid.UUID | None
+    wait_minutes: int
 
 
 class PlanStepOut(Out):

@@ -23,6 +23,7 @@ from agencyhub.approvals.rules import Policy
 from agencyhub.db import after_commit
 from agencyhub.escalation import plan as rules
 from agencyhub.escalation import rules as esc_rules
+from agencyhub.escalation import texts
 from agencyhub.escalation.crisis import enter_crisis
 from agencyhub.escalation.models import DraftEscalation, RotaOverride, RotaRecord
 from agencyhub.escalation.notify import Message, Notifier, default_notifiers
@@ -30,9 +31,9 @@ from agencyhub.escalation.publisher import LoggingPublisher, Publication, Publis
 from agencyhub.escalation.rota import layer_from_json
 from agencyhub.escalation.service import GAP_CONTACT_ROLES, ON_DUTY_ROLES, record
 from agencyhub.escalation.templates import approved_template
-from agencyhub.publishing.models import InboundItem
-from agencyhub.tenancy.models import Client, Membership, User
-from agencyhub.tenancy.rules import CLIENT_ROLES, Role
+from agencyhub.publishing.models import Channel, InboundItem
+from agencyhub.tenancy.models import Client, ClientAssignment, Membership, User
+from agencyhub.tenancy.rules import AGENCY_MANAGERS, CLIENT_ROLES, Role
 
 
 @dataclass
@@ -66,7 +67,9 @@ class Lookups:
         from them."""
         if client_id not in self._people:
             rows = await self.session.execute(_people_query(), {"client_id": client_id})
-            self._people[client_id] = {u: Person(role, email) for u, role, email in rows}
+            self._people[client_id] = {
+                u: Person(role, email, locale) for u, role, email, locale in rows
+            }
         return self._people[client_id]
 
     async def duty(self, client_id: uuid.UUID, at: datetime) -> Duty:
@@ -131,6 +134,7 @@ class StepRun:
 class Person:
     role: str
     email: str
+    locale: str = "de"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +151,7 @@ class Duty:
 @functools.cache
 def _people_query() -> Any:
     return (
-        select(Membership.user_id, Membership.role, User.email)
+        select(Membership.user_id, Membership.role, User.email, User.locale)
         .join(User, User.id == Membership.user_id)
         .where(
             Membership.client_id == bindparam("client_id"),
@@ -310,16 +314,31 @@ async def recipients(run: StepRun) -> tuple[uuid.UUID, ...]:
     return tuple(run.paged)
 
 
-def message(run: StepRun, recipients: tuple[uuid.UUID, ...]) -> Message:
+async def messages(run: StepRun, recipients: tuple[uuid.UUID, ...]) -> list[Message]:
+    """The step's notification, one message per language among ``recipients`` (each
+    reads it in their own, with the due time on the client's clock)."""
     is_reminder = run.number == rules.REMINDER_STEP
-    return Message(
-        client=run.client,
-        recipients=recipients,
-        kind="escalation.reminder" if is_reminder else "escalation.step",
-        title=_title(run, is_reminder),
-        body=run.draft.title,
-        subject=("draft", run.draft.id),
-    )
+    return [
+        Message(
+            client=run.client,
+            recipients=people,
+            kind="escalation.reminder" if is_reminder else "escalation.step",
+            title=_title(run, is_reminder, locale),
+            body=run.draft.title,
+            subject=("draft", run.draft.id),
+        )
+        for locale, people in by_language(await run.people(), recipients).items()
+    ]
+
+
+def by_language(
+    people: dict[uuid.UUID, Person], recipients: Iterable[uuid.UUID]
+) -> dict[str, tuple[uuid.UUID, ...]]:
+    grouped: dict[str, list[uuid.UUID]] = {}
+    for person in recipients:
+        member = people.get(person)
+        grouped.setdefault(texts.language(member.locale if member else None), []).append(person)
+    return {lang: tuple(group) for lang, group in grouped.items()}
 
 
 async def deliver(
@@ -337,16 +356,16 @@ async def deliver(
 
 async def notify(run: StepRun) -> tuple[uuid.UUID, ...]:
     notified = await recipients(run)
-    await deliver(run.session, run.ports, [(run, message(run, notified))])
+    await deliver(run.session, run.ports, [(run, m) for m in await messages(run, notified)])
     return notified
 
 
-def _title(run: StepRun, is_reminder: bool) -> str:
-    due = run.escalation.sla_due_at.isoformat(timespec="minutes")
-    if is_reminder:
-        return f"Reminder: a {run.draft.severity} item of {run.client.name} is due at {due}"
+def _title(run: StepRun, is_reminder: bool, locale: str) -> str:
+    due = texts.local_time(run.escalation.sla_due_at, run.client.timezone, locale)
     severity, name = run.draft.severity, run.client.name
-    return f"Escalation step {run.number}: a {severity} item of {name} was due at {due}"
+    if is_reminder:
+        return texts.reminder_title(locale, severity, name, due)
+    return texts.step_title(locale, run.number, severity, name, due)
 
 
 # --- fallbacks -----------------------------------------------------------------------------
@@ -384,13 +403,20 @@ async def _publish_template(run: StepRun, fallback: rules.Fallback) -> str | Non
             "templateId": str(template.id),
             "templateVersion": template.version,
             "approvedById": str(template.approved_by_id) if template.approved_by_id else None,
-            "note": f"published by emergency plan step {run.number}, template {template.name}, "
+            "templateName": template.name,
+            "body": template.body,
+            "note": f"published by emergency plan step {_label(run)}, template {template.name}, "
             f"approved by {approved_by} on {approved_on}",
         },
     )
     publisher = run.ports.publisher
     after_commit(run.session, lambda: publisher.publish_reply(publication))
     return None
+
+
+def _label(run: StepRun) -> int:
+    """The plan step a fallback belongs to, as the client's admins numbered it."""
+    return run.step.fallback_of or run.number
 
 
 async def _hide_item(run: StepRun, _fallback: rules.Fallback) -> str | None:
@@ -410,7 +436,7 @@ async def _hide_item(run: StepRun, _fallback: rules.Fallback) -> str | None:
 
 
 async def _crisis_mode(run: StepRun, _fallback: rules.Fallback) -> str | None:
-    reason = f"declared by emergency plan step {run.number}"
+    reason = f"declared by emergency plan step {_label(run)}"
     await enter_crisis(
         run.session, run.client, user_id=None, draft_id=run.draft.id, reason=reason, now=run.now
     )
@@ -445,10 +471,68 @@ async def take_fallback(run: StepRun) -> str | None:
             "draft.fallback_skipped",
             {"step": run.number, "action": fallback.action.value, "reason": problem},
         )
+        await tell_the_outcome(run, fallback, taken=False, reason=problem)
         return None
     detail = {"step": run.number, "action": fallback.action.value}
     await approvals_writer.take_fallback(run.session, run.draft, run.now, detail)
+    await tell_the_outcome(run, fallback, taken=True, reason=None)
     return fallback.action.value
+
+
+async def tell_the_outcome(
+    run: StepRun, fallback: rules.Fallback, *, taken: bool, reason: str | None
+) -> None:
+    """Everyone with a stake hears what the plan did — the client's approvers and
+    executives and the agency's people for this client — with the text that went out,
+    where and when; or, when nothing was taken, that the item still waits and why."""
+    people = await _outcome_audience(run)
+    text = None
+    if taken and fallback.action is rules.FallbackAction.PUBLISH_TEMPLATE:
+        assert fallback.template_id is not None
+        template = await approved_template(run.session, run.client.id, fallback.template_id)
+        text = template.body if template is not None else None
+    where = await _where(run)
+    notes = []
+    for lang, recipients in by_language(people, people).items():
+        at = texts.local_time(run.now, run.client.timezone, lang)
+        title = (
+            texts.fallback_taken_title(lang, fallback.action.value, run.client.name, at)
+            if taken
+            else texts.fallback_skipped_title(lang, run.client.name, at)
+        )
+        body = texts.fallback_body(lang, run.draft.title, where, text, reason)
+        kind = "escalation.fallback_taken" if taken else "escalation.fallback_skipped"
+        notes.append(Message(run.client, recipients, kind, title, body, ("draft", run.draft.id)))
+    await run.ports.notifiers["in_app"].notify(run.session, notes)
+
+
+async def _outcome_audience(run: StepRun) -> dict[uuid.UUID, Person]:
+    members = await run.people()
+    audience = {u: p for u, p in members.items() if p.role in {Role.APPROVER, Role.EXECUTIVE}}
+    rows = await run.session.execute(
+        select(Membership.user_id, Membership.role, User.email, User.locale)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.agency_id == run.client.agency_id,
+            Membership.client_id.is_(None),
+            or_(
+                Membership.role.in_(sorted(AGENCY_MANAGERS)),
+                Membership.id.in_(
+                    select(ClientAssignment.membership_id).where(
+                        ClientAssignment.client_id == run.client.id
+                    )
+                ),
+            ),
+        )
+    )
+    for user_id, role, email, locale in rows:
+        audience.setdefault(user_id, Person(role, email, locale))
+    return audience
+
+
+async def _where(run: StepRun) -> str:
+    channel = await run.session.get(Channel, run.draft.channel_id)
+    return f"{channel.platform} {channel.handle}" if channel is not None else ""
 
 
 async def draft_event(run: StepRun, type: str, payload: dict[str, Any]) -> None:

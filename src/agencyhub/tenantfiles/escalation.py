@@ -109,6 +109,7 @@ class StepSpec:
     channels: tuple[str, ...] = ("in_app",)
     fallback: str | None = None  # a plan_rules.FallbackAction value
     template: str | None = None  # the fallback's template, by name
+    fallback_wait: int = 5  # minutes between the step's pages and its fallback
     line: int = field(default=0, compare=False)
 
 
@@ -127,7 +128,9 @@ class PlanSpec:
             if step.fallback is not None:
                 template_id = template_ids.get(step.template) if step.template else None
                 fallback = plan_rules.Fallback(
-                    plan_rules.FallbackAction(step.fallback), template_id
+                    plan_rules.FallbackAction(step.fallback),
+                    template_id,
+                    timedelta(minutes=step.fallback_wait),
                 )
             steps.append(
                 plan_rules.Step(
@@ -512,6 +515,9 @@ def _plan_spec(
                     names.get(step.fallback.template_id)
                     if step.fallback and step.fallback.template_id
                     else None
+                ),
+                fallback_wait=(
+                    int(step.fallback.wait.total_seconds() // 60) if step.fallback else 5
                 ),
             )
             for step in plan.steps

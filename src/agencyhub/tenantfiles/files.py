@@ -94,7 +94,7 @@ TARGET_KEYS = ("minutes", "business_hours_only")
 TEMPLATE_KEYS = ("name", "body", "approved_by")
 PLAN_KEYS = ("steps",)
 STEP_KEYS = ("after_minutes", "notify", "users", "channels", "fallback")
-FALLBACK_KEYS = ("action", "template")
+FALLBACK_KEYS = ("action", "template", "wait_minutes")
 ROTA_KEYS = ("layers", "gap_contact")
 LAYER_KEYS = ("participants", "starts_at", "rotation", "handoff", "timezone", "ends_at")
 MAX_NAME_LENGTH = 200  # the models' name columns
@@ -732,7 +732,11 @@ def _read_emergency_plan(
     ids = {name: approved.get(name, file_id("template", name)) for name in known}
     plan = spec.plan(ids, {email: file_id("user", email) for email in roles})
     for name, message in plan_rules.plan_problems(plan, approved.values()):
-        name = name.replace("afterMinutes", "after_minutes").replace("templateId", "template")
+        name = (
+            name.replace("afterMinutes", "after_minutes")
+            .replace("templateId", "template")
+            .replace("waitMinutes", "wait_minutes")
+        )
         reader.report(f"{where}.{name}", message)
     return spec if len(reader.problems) == before else None
 
@@ -761,7 +765,7 @@ def _read_step(
         if email not in roles:
             reader.report(f"{path}.users", f"{email} is not one of this client's people")
         users.append(email)
-    action, template = _read_fallback(reader, table, path, templates)
+    action, template, wait = _read_fallback(reader, table, path, templates)
     if not isinstance(after, int) or isinstance(after, bool):
         return None
     return StepSpec(
@@ -771,19 +775,26 @@ def _read_step(
         channels=tuple(dict.fromkeys(channels)) if "channels" in table else ("in_app",),
         fallback=action,
         template=template,
+        fallback_wait=wait,
         line=reader.locator.line_of(path),
     )
 
 
 def _read_fallback(
     reader: _Reader, table: Mapping[str, object], path: str, templates: Collection[str]
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, int]:
+    """The fallback's action, template name and wait in minutes (default 5)."""
+    default_wait = int(plan_rules.DEFAULT_FALLBACK_WAIT.total_seconds() // 60)
     if "fallback" not in table:
-        return None, None
+        return None, None, default_wait
     where = f"{path}.fallback"
     fallback = reader.table(table["fallback"], where, FALLBACK_KEYS)
     if fallback is None:
-        return None, None
+        return None, None, default_wait
+    wait = fallback.get("wait_minutes", default_wait)
+    if isinstance(wait, bool) or not isinstance(wait, int):
+        reader.report(f"{where}.wait_minutes", "must be a whole number of minutes")
+        wait = default_wait
     actions = [a.value for a in plan_rules.FallbackAction]
     action = reader.choice(fallback, where, "action", actions)
     if action is None and "action" not in fallback:
@@ -793,7 +804,7 @@ def _read_fallback(
         reader.report(
             f"{where}.template", f'no [[clients.templates]] of this client is named "{template}"'
         )
-    return action, template
+    return action, template, wait
 
 
 def _read_rota(
@@ -1227,6 +1238,7 @@ def _render_step(step: StepSpec) -> list[str]:
         fallback = f"action = {toml_string(step.fallback)}"
         if step.template is not None:
             fallback += f", template = {toml_string(step.template)}"
+        fallback += f", wait_minutes = {step.fallback_wait}"
         lines.append(f"fallback = {{ {fallback} }}")
     return lines
 
