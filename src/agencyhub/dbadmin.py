@@ -24,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agencyhub.config import Settings
 from agencyhub.db import create_engine
@@ -59,10 +60,7 @@ async def record_system_key(settings: Settings) -> None:
     engine = create_engine(settings.effective_migration_url, pool_size=1)
     try:
         async with engine.begin() as conn:
-            exists = await conn.scalar(
-                text("SELECT to_regclass(:table) IS NOT NULL"), {"table": SYSTEM_KEY_TABLE}
-            )
-            if not exists:
+            if not await _has_system_key_table(conn):
                 return
             await conn.execute(
                 text(
@@ -184,10 +182,16 @@ async def grant_app_role(owner_url: str, role: str) -> None:
             ):
                 await conn.execute(text(statement))
             # The system scope's digest is the owner's alone (agencyhub.db.system_key).
-            if await conn.scalar(
-                text("SELECT to_regclass(:table) IS NOT NULL"), {"table": SYSTEM_KEY_TABLE}
-            ):
+            if await _has_system_key_table(conn):
                 await conn.execute(text(f"REVOKE ALL ON {SYSTEM_KEY_TABLE} FROM {role}"))
     finally:
         await engine.dispose()
     log.info("db.app_role_granted", role=role)
+
+
+async def _has_system_key_table(conn: AsyncConnection) -> bool:
+    """Whether migration 0013 (the system scope's digest table) has run."""
+    found = await conn.scalar(
+        text("SELECT to_regclass(:table) IS NOT NULL"), {"table": SYSTEM_KEY_TABLE}
+    )
+    return bool(found)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from agencyhub.audit.models import Event
 from agencyhub.db import Scope, transaction
 from agencyhub.tenancy.models import Membership
 from tests.approvals_helpers import decide, make_channel, make_post, submit
@@ -150,6 +151,9 @@ async def test_an_agency_made_membership_decides_only_once_another_admin_confirm
     async with transaction(database.sessions, Scope.for_system("tests")) as session:
         row = await session.scalar(select(Membership).where(Membership.id == me["id"]))
         assert row.confirmed_by_id is not None
+        [event] = await session.scalars(select(Event).where(Event.type == "membership.confirmed"))
+    assert (event.subject_id, event.actor_user_id) == (row.id, row.confirmed_by_id)
+    assert event.payload == {"userId": str(row.user_id), "role": row.role}
 
 
 async def test_the_clients_admins_set_its_verified_domains(client, database, passwords):
@@ -167,6 +171,13 @@ async def test_the_clients_admins_set_its_verified_domains(client, database, pas
     )
     assert good.status_code == 200, good.text
     assert good.json()["verifiedDomains"] == ["kunde.example", "xn--bckerei-5wa.example"]
+    async with transaction(database.sessions, Scope.for_system("tests")) as session:
+        [event] = await session.scalars(select(Event).where(Event.type == "client.domains_changed"))
+    assert event.payload == {
+        "domains": ["kunde.example", "xn--bckerei-5wa.example"],
+        "previous": [],
+    }
+    assert event.actor_user_id == world.user_id("a1.client_admin")
     for role in ("a1.approver", "a.admin"):
         caller = await sign_in(client, world.users[role].email)
         assert (await caller.put(path, json={"domains": []})).status_code == 403

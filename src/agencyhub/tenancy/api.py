@@ -17,7 +17,7 @@ from agencyhub.config import Settings
 from agencyhub.db import transaction
 from agencyhub.errors import Forbidden, Unauthenticated
 from agencyhub.tenancy import assignments, auth, invitations, rules, service
-from agencyhub.tenancy.models import Agency, ApiToken, Client, Invitation, User
+from agencyhub.tenancy.models import Agency, ApiToken, Client, Invitation, Membership, User
 from agencyhub.tenancy.rules import Actor
 from agencyhub.tenancy.schemas import (
     AgencyOut,
@@ -543,9 +543,7 @@ class MembershipController(Controller):
             session, actor, membership_id, data.role, force=force
         )
         assert membership is not None
-        user = await session.get(User, membership.user_id)
-        assert user is not None
-        return member_out(service.Member(membership=membership, user=user))
+        return await _member_of(session, membership)
 
     @delete("", status_code=HTTP_204_NO_CONTENT)
     async def remove(
@@ -569,9 +567,14 @@ class MembershipController(Controller):
         """A client admin confirms a client membership the agency created, so that it may
         decide; nobody confirms their own."""
         membership = await service.confirm_membership(session, actor, membership_id)
-        user = await session.get(User, membership.user_id)
-        assert user is not None
-        return member_out(service.Member(membership=membership, user=user))
+        return await _member_of(session, membership)
+
+
+async def _member_of(session: AsyncSession, membership: Membership) -> MemberOut:
+    """A membership as the API shows it, with its person."""
+    user = await session.get(User, membership.user_id)
+    assert user is not None
+    return member_out(service.Member(membership=membership, user=user))
 
 
 class InvitationController(Controller):

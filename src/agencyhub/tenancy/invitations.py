@@ -235,8 +235,7 @@ async def list_client_invitations(
 ) -> list[Invitation]:
     client = await get_client_for(session, actor, client_id)
     require(
-        rules.is_client_admin(actor, client.agency_id, client.id)
-        or rules.can_manage_agency(actor, client.agency_id),
+        _sees_invitations_of(actor, client.agency_id, client.id),
         "Only admins can see this client's invitations.",
     )
     return await _invitations(session, Invitation.client_id == client.id)
@@ -274,7 +273,11 @@ async def revoke_invitation(
 
 
 def _sees_invitations(actor: Actor, invitation: Invitation) -> bool:
-    agency_id, client_id = invitation.agency_id, invitation.client_id
+    return _sees_invitations_of(actor, invitation.agency_id, invitation.client_id)
+
+
+def _sees_invitations_of(actor: Actor, agency_id: uuid.UUID, client_id: uuid.UUID | None) -> bool:
+    """The client's admins see its invitations; the agency's owner and admins see all."""
     if client_id is not None and rules.is_client_admin(actor, agency_id, client_id):
         return True
     return rules.can_manage_agency(actor, agency_id)
