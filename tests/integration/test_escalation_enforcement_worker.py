@@ -220,27 +220,26 @@ async def crisis_reply_with_fallback(
     approved = await executive.post(f"/api/v1/templates/{template.json()['id']}/approve", json={})
     assert approved.status_code == 200, approved.text
     admin = await api(world.users["a1.client_admin"].email)
-    plan = {
-        "steps": [
-            {"afterMinutes": 0, "notify": ["on_duty"]},
-            {
-                "afterMinutes": 0,
-                "notify": ["executives"],
-                # No wait of its own: the fallback comes with the step (see the wait test).
-                "fallback": {
-                    "action": action,
-                    "templateId": template.json()["id"],
-                    "waitMinutes": 0,
-                }
-                if action == "publish_template"
-                else {"action": action, "waitMinutes": 0},
-            },
-        ]
-    }
+    # No wait of its own: the fallback comes with the step (see the wait test).
+    fallback = {"action": action, "waitMinutes": 0}
+    if action == "publish_template":
+        fallback["templateId"] = template.json()["id"]
+    plan = on_duty_then_executives(fallback)
     assert (
         await admin.put(f"/api/v1/clients/{client_id}/emergency-plan", json=plan)
     ).status_code == 200
     return Scenario(world, draft.json(), template.json()["id"])
+
+
+def on_duty_then_executives(fallback: dict[str, Any]) -> dict[str, Any]:
+    """A plan: step 1 pages whoever is on duty at due, step 2 the executives, with
+    ``fallback``."""
+    return {
+        "steps": [
+            {"afterMinutes": 0, "notify": ["on_duty"]},
+            {"afterMinutes": 0, "notify": ["executives"], "fallback": fallback},
+        ]
+    }
 
 
 async def submit_due_in(pg, scenario: Scenario, seconds: float) -> dict[str, Any]:
@@ -1155,20 +1154,9 @@ async def test_the_last_human_step_gets_its_own_wait_before_the_fallback(
     ports = Ports(publisher=RecordingPublisher())
     scenario = await crisis_reply_with_fallback(api, pg, passwords)
     admin = await api(scenario.world.users["a1.client_admin"].email)
-    plan = {
-        "steps": [
-            {"afterMinutes": 0, "notify": ["on_duty"]},
-            {
-                "afterMinutes": 0,
-                "notify": ["executives"],
-                "fallback": {
-                    "action": "publish_template",
-                    "templateId": scenario.template_id,
-                    "waitMinutes": 3,
-                },
-            },
-        ]
-    }
+    plan = on_duty_then_executives(
+        {"action": "publish_template", "templateId": scenario.template_id, "waitMinutes": 3}
+    )
     client_id = scenario.world.clients["a1"].id
     saved = await admin.put(f"/api/v1/clients/{client_id}/emergency-plan", json=plan)
     assert saved.json()["steps"][1]["fallback"]["waitMinutes"] == 3

@@ -45,11 +45,8 @@ async def load_policy(session: AsyncSession, client_id: uuid.UUID) -> ApprovalPo
     return await session.scalar(select(ApprovalPolicy).where(ApprovalPolicy.client_id == client_id))
 
 
-async def deciders_by_role(
-    session: AsyncSession, client_id: uuid.UUID, *, leaving: uuid.UUID | None = None
-) -> dict[str, int]:
-    """How many of the client's people can decide, per deciding role; ``leaving``: as
-    if that person's membership were gone."""
+async def deciders_by_role(session: AsyncSession, client_id: uuid.UUID) -> dict[str, int]:
+    """How many of the client's people can decide, per deciding role."""
     query = (
         select(Membership.role, func.count())
         .where(
@@ -59,9 +56,16 @@ async def deciders_by_role(
         )
         .group_by(Membership.role)
     )
-    if leaving is not None:
-        query = query.where(Membership.user_id != leaving)
     return {role: int(count) for role, count in await session.execute(query)}
+
+
+async def can_decide_now(session: AsyncSession, membership: Membership) -> bool:
+    """Whether this membership's person can decide in a deciding role today
+    (:meth:`Membership.can_decide`: confirmed, no agency role reaching the client)."""
+    found = await session.scalar(
+        select(Membership.id).where(Membership.id == membership.id, Membership.can_decide())
+    )
+    return found is not None
 
 
 async def impossible_after_change(
@@ -71,18 +75,13 @@ async def impossible_after_change(
     changed to ``new_role`` (None: removed); empty for an agency membership."""
     if membership.client_id is None:
         return []
-    counts = await deciders_by_role(session, membership.client_id, leaving=membership.user_id)
-    if new_role in rules.DECIDING_ROLES and await _decides_in_any_role(session, membership):
-        counts[new_role] = counts.get(new_role, 0) + 1
+    before = await deciders_by_role(session, membership.client_id)
+    after = dict(before)
+    if await can_decide_now(session, membership):
+        if membership.role in after:
+            after[membership.role] -= 1
+        if new_role in rules.DECIDING_ROLES:
+            after[new_role] = after.get(new_role, 0) + 1
     policy = policy_from_row(await load_policy(session, membership.client_id))
-    before = rules.unreachable_problems(
-        policy, await deciders_by_role(session, membership.client_id)
-    )
-    return [p for p in rules.unreachable_problems(policy, counts) if p not in before]
-
-
-async def _decides_in_any_role(session: AsyncSession, membership: Membership) -> bool:
-    found = await session.scalar(
-        select(Membership.id).where(Membership.id == membership.id, Membership.can_decide())
-    )
-    return found is not None
+    already = rules.unreachable_problems(policy, before)
+    return [p for p in rules.unreachable_problems(policy, after) if p not in already]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agencyhub.approvals.policy_store import can_decide_now
 from agencyhub.audit.service import record_event
 from agencyhub.errors import Forbidden, InvalidInput
 from agencyhub.tenancy import rules as tenancy_rules
@@ -69,7 +70,7 @@ async def why_cannot_decide(
         return "is not an approver or executive of this client"
     if not membership.confirmed:
         return "cannot be on duty before another client admin confirms their membership"
-    if user_id not in await client_people(session, client_id, ON_DUTY_ROLES, deciding=True):
+    if not await can_decide_now(session, membership):
         return "is agency staff and cannot decide for this client, so cannot be on its duty"
     return None
 

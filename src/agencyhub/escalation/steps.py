@@ -97,6 +97,7 @@ class StepRun:
     # Filled by :func:`recipients`: whom the step pages and why, whom it passed over.
     paged: dict[uuid.UUID, str] = field(default_factory=dict)
     passed_over: dict[uuid.UUID, str] = field(default_factory=dict)
+    published: str | None = None  # the text a publish_template fallback sent out
     _standing: esc_rules.Standing | None = None
 
     async def people(self) -> dict[uuid.UUID, Person]:
@@ -411,6 +412,7 @@ async def _publish_template(run: StepRun, fallback: rules.Fallback) -> str | Non
     )
     publisher = run.ports.publisher
     after_commit(run.session, lambda: publisher.publish_reply(publication))
+    run.published = template.body
     return None
 
 
@@ -486,11 +488,7 @@ async def tell_the_outcome(
     executives and the agency's people for this client — with the text that went out,
     where and when; or, when nothing was taken, that the item still waits and why."""
     people = await _outcome_audience(run)
-    text = None
-    if taken and fallback.action is rules.FallbackAction.PUBLISH_TEMPLATE:
-        assert fallback.template_id is not None
-        template = await approved_template(run.session, run.client.id, fallback.template_id)
-        text = template.body if template is not None else None
+    text = run.published if taken else None
     where = await _where(run)
     notes = []
     for lang, recipients in by_language(people, people).items():
@@ -508,7 +506,7 @@ async def tell_the_outcome(
 
 async def _outcome_audience(run: StepRun) -> dict[uuid.UUID, Person]:
     members = await run.people()
-    audience = {u: p for u, p in members.items() if p.role in {Role.APPROVER, Role.EXECUTIVE}}
+    audience = {u: p for u, p in members.items() if p.role in ON_DUTY_ROLES}
     rows = await run.session.execute(
         select(Membership.user_id, Membership.role, User.email, User.locale)
         .join(User, User.id == Membership.user_id)
