@@ -327,7 +327,10 @@ async def test_repeated_wrong_passwords_say_how_long_to_wait_on_a_phone(
                 await page.get_by_label(email_label).fill(world.users["a1.approver"].email)
                 await page.get_by_label(password_label).fill("not the password")
                 for _ in range(3):
-                    await page.get_by_role("button", name=button).click()
+                    # One attempt after the other: the alert of the one before is still
+                    # shown, so wait for each answer rather than for an alert.
+                    async with page.expect_response("**/api/v1/auth/login"):
+                        await page.get_by_role("button", name=button).click()
                     await expect(page.get_by_role("alert")).to_be_visible()
                 await expect(page.get_by_role("alert")).to_contain_text(expected)
                 await screenshot(page, f"sign-in-throttled-{language}")
